@@ -8,8 +8,12 @@ import { SecmonError } from "../errors.ts";
  */
 export const secretRefSchema = z
   .union([
-    z.strictObject({ env: z.string().min(1).describe("Name of the environment variable holding the secret") }),
-    z.strictObject({ file: z.string().min(1).describe("Path of a file holding the secret (trailing newline trimmed)") }),
+    z.strictObject({
+      env: z.string().min(1).describe("Name of the environment variable holding the secret"),
+    }),
+    z.strictObject({
+      file: z.string().min(1).describe("Path of a file holding the secret (trailing newline trimmed)"),
+    }),
   ])
   .describe("A secret: `{ env: NAME }` or `{ file: PATH }`; never inline");
 
