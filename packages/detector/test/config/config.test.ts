@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig, parseConfigText, validateConfig } from "../../src/config/load.ts";
+import { GENERATED_DOCS } from "../../src/docs.ts";
+import { readFileSync } from "node:fs";
+
+describe("config", () => {
+  it("runs with no configuration at all", () => {
+    const config = loadConfig();
+    expect(config.ingest.max_in_flight_events).toBe(200_000);
+    expect(config.metrics.prometheus.endpoint).toBe("127.0.0.1:9464");
+    expect(Object.isFrozen(config.metrics.prometheus)).toBe(true);
+  });
+
+  it("rejects an unknown key with its path and line", () => {
+    const result = parseConfigText(
+      "metrics:\n  prometheus:\n    enabled: true\n    endpont: 0.0.0.0:9464\n",
+      "c.yaml",
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems).toEqual([
+      {
+        path: "metrics.prometheus.endpont",
+        message: "metrics.prometheus has unknown key: endpont",
+        line: 4,
+        column: 5,
+      },
+    ]);
+  });
+
+  it("rejects values out of bounds with the value's line", () => {
+    const result = parseConfigText("ingest:\n  max_in_flight_events: 5\n");
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems[0]).toMatchObject({ path: "ingest.max_in_flight_events", line: 2, column: 25 });
+  });
+
+  it("reports YAML syntax errors with their line", () => {
+    const result = parseConfigText("ingest:\n  max_in_flight_events: [1\n");
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems[0]!.line).toBeGreaterThanOrEqual(2);
+  });
+
+  it("rejects duplicate keys", () => {
+    expect(parseConfigText("log:\n  level: info\n  level: debug\n").ok).toBe(false);
+  });
+
+  it("accepts a config built in code", () => {
+    const result = validateConfig({ log: { level: "debug" } });
+    expect(result.ok && result.config.log.level).toBe("debug");
+  });
+});
+
+describe("generated docs", () => {
+  for (const [file, render] of Object.entries(GENERATED_DOCS)) {
+    it(`${file} matches the code (run \`pnpm docs\` to regenerate)`, () => {
+      const path = new URL(`../../../../${file}`, import.meta.url);
+      expect(readFileSync(path, "utf8")).toBe(render());
+    });
+  }
+});
