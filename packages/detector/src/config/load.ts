@@ -74,7 +74,6 @@ export function formatProblems(file: string, problems: readonly ConfigProblem[])
 /** Parses YAML text into a validated config, or explains every problem with its line. */
 export function parseConfigText(
   text: string,
-  file = "<config>",
 ): { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -123,7 +122,7 @@ export function loadConfig(file?: string): Config {
   } catch (err) {
     throw new SecmonError("CONFIG_INVALID", `cannot read ${file}`, { cause: err });
   }
-  const result = parseConfigText(text, file);
+  const result = parseConfigText(text);
   if (!result.ok) throw new SecmonError("CONFIG_INVALID", `\n${formatProblems(file, result.problems)}`);
   return result.config;
 }

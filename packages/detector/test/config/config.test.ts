@@ -12,10 +12,7 @@ describe("config", () => {
   });
 
   it("rejects an unknown key with its path and line", () => {
-    const result = parseConfigText(
-      "metrics:\n  prometheus:\n    enabled: true\n    endpont: 0.0.0.0:9464\n",
-      "c.yaml",
-    );
+    const result = parseConfigText("metrics:\n  prometheus:\n    enabled: true\n    endpont: 0.0.0.0:9464\n");
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.problems).toEqual([
