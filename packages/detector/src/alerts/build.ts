@@ -1,0 +1,200 @@
+/**
+ * Pure alert logic shared by every AlertStore implementation: building an alert from a firing,
+ * merging a firing into an alert, and applying an operator's patch. A store only decides
+ * atomically which of these to run.
+ */
+import { ALERT_SEVERITIES, ALERT_STATUSES, type AlertSeverity, type AlertStatus } from "@secmon/semconv";
+import { monotonicFactory } from "ulidx";
+import { SecmonError } from "../errors.ts";
+import type { AlertPatch } from "./store.ts";
+import type { Alert, Firing, Indicator, SampleEvent } from "./types.ts";
+
+/** Most sample events an alert keeps (alerts.md). */
+export const MAX_SAMPLE_EVENTS = 10;
+/** Most services, trace ids and indicators an alert keeps. */
+export const MAX_SERVICES = 20;
+export const MAX_TRACE_IDS = 20;
+export const MAX_INDICATORS = 20;
+export const MAX_ASSIGNEE_LENGTH = 200;
+export const MAX_NOTE_LENGTH = 4000;
+
+export const ALERT_ID_PREFIX = "alt_";
+
+export type AlertIdFactory = (now: number) => string;
+
+/** `alt_` + a monotonic ULID seeded with detector time: ids sort in creation order. */
+export function createAlertIdFactory(): AlertIdFactory {
+  const next = monotonicFactory();
+  return (now) => ALERT_ID_PREFIX + next(now);
+}
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** `updated_at` strictly increases per alert, so that it works as a concurrency token. */
+export function nextUpdatedAt(previous: string, now: number): string {
+  const prev = Date.parse(previous);
+  return iso(Number.isFinite(prev) && now <= prev ? prev + 1 : now);
+}
+
+export function isClosed(status: AlertStatus): boolean {
+  return status === "resolved" || status === "false_positive";
+}
+
+export function severityRank(severity: AlertSeverity): number {
+  return ALERT_SEVERITIES.indexOf(severity);
+}
+
+/** The alert JSON of alerts.md for a firing that creates an alert. */
+export function alertFromFiring(firing: Firing, id: string, now: number): Alert {
+  const at = iso(now);
+  return {
+    id,
+    rule: firing.rule,
+    title: firing.title,
+    severity: firing.severity,
+    status: "new",
+    group: { ...firing.group },
+    ...(firing.value !== undefined ? { value: firing.value } : {}),
+    ...(firing.threshold !== undefined ? { threshold: firing.threshold } : {}),
+    ...(firing.windowSeconds !== undefined ? { window_seconds: firing.windowSeconds } : {}),
+    first_seen: iso(Math.min(firing.firstSeen, firing.lastSeen)),
+    last_seen: iso(firing.lastSeen),
+    created_at: at,
+    updated_at: at,
+    count: 1,
+    services: unionStrings([], firing.services, MAX_SERVICES),
+    indicators: mergeIndicators([], firing.indicators),
+    recommended_actions: [...firing.recommendedActions],
+    responses: firing.responses.map((r) => ({ ...r })),
+    trace_ids: unionStrings([], firing.traceIds, MAX_TRACE_IDS),
+    sample_events: mergeSamples([], firing.sampleEvents),
+  };
+}
+
+/**
+ * A firing absorbed by an existing alert: value, threshold and responses from the firing,
+ * first_seen/last_seen widened, count + 1, services/trace ids/indicators merged (bounded), the
+ * 10 most recent sample events kept, severity raised if the firing's is higher. Status,
+ * assignee and resolution are untouched.
+ */
+export function mergeFiring(alert: Alert, firing: Firing, now: number): Alert {
+  const firstSeen = Math.min(Date.parse(alert.first_seen), firing.firstSeen, firing.lastSeen);
+  const lastSeen = Math.max(Date.parse(alert.last_seen), firing.lastSeen);
+  const severity =
+    severityRank(firing.severity) < severityRank(alert.severity) ? firing.severity : alert.severity;
+  return {
+    ...alert,
+    severity,
+    ...(firing.value !== undefined ? { value: firing.value } : {}),
+    ...(firing.threshold !== undefined ? { threshold: firing.threshold } : {}),
+    ...(firing.windowSeconds !== undefined ? { window_seconds: firing.windowSeconds } : {}),
+    first_seen: iso(firstSeen),
+    last_seen: iso(lastSeen),
+    updated_at: nextUpdatedAt(alert.updated_at, now),
+    count: alert.count + 1,
+    services: unionStrings(alert.services, firing.services, MAX_SERVICES),
+    indicators: mergeIndicators(alert.indicators, firing.indicators),
+    responses: firing.responses.length > 0 ? firing.responses.map((r) => ({ ...r })) : alert.responses,
+    trace_ids: unionStrings(alert.trace_ids, firing.traceIds, MAX_TRACE_IDS),
+    sample_events: mergeSamples(alert.sample_events, firing.sampleEvents),
+  };
+}
+
+/** Status moves an operator may make; staying in the same status is always allowed. */
+export const STATUS_TRANSITIONS: Readonly<Record<AlertStatus, readonly AlertStatus[]>> = {
+  new: ["investigating", "resolved", "false_positive"],
+  investigating: ["new", "resolved", "false_positive"],
+  resolved: ["investigating"],
+  false_positive: ["investigating"],
+};
+
+/**
+ * Applies an operator's patch; throws BAD_REQUEST naming the field for an invalid change and
+ * CONFLICT when `expectedUpdatedAt` is stale. Moving to resolved / false_positive sets
+ * `resolution` (`at` now, `by` the actor unless given); reopening removes it.
+ */
+export function applyPatch(alert: Alert, patch: AlertPatch, actor: string, now: number): Alert {
+  if (patch.expectedUpdatedAt !== undefined && patch.expectedUpdatedAt !== alert.updated_at) {
+    throw new SecmonError(
+      "CONFLICT",
+      `alert ${alert.id} was updated at ${alert.updated_at}, not ${patch.expectedUpdatedAt}`,
+    );
+  }
+  if (patch.status === undefined && patch.assignee === undefined && patch.resolution === undefined) {
+    throw new SecmonError("BAD_REQUEST", "nothing to change: give status, assignee or resolution");
+  }
+  const target = patch.status ?? alert.status;
+  if (!(ALERT_STATUSES as readonly string[]).includes(target)) {
+    throw new SecmonError("BAD_REQUEST", `status: unknown status ${JSON.stringify(target)}`);
+  }
+  if (target !== alert.status && !STATUS_TRANSITIONS[alert.status].includes(target)) {
+    throw new SecmonError("BAD_REQUEST", `status: cannot move from ${alert.status} to ${target}`);
+  }
+  if (patch.resolution !== undefined && !isClosed(target)) {
+    throw new SecmonError("BAD_REQUEST", "resolution: only allowed with status resolved or false_positive");
+  }
+  if (patch.resolution !== undefined && patch.resolution.note.length > MAX_NOTE_LENGTH) {
+    throw new SecmonError("BAD_REQUEST", `resolution.note: longer than ${MAX_NOTE_LENGTH} characters`);
+  }
+  if (typeof patch.assignee === "string" && patch.assignee.length > MAX_ASSIGNEE_LENGTH) {
+    throw new SecmonError("BAD_REQUEST", `assignee: longer than ${MAX_ASSIGNEE_LENGTH} characters`);
+  }
+  const { assignee: _assignee, resolution: _resolution, ...rest } = alert;
+  const assignee = patch.assignee === undefined ? alert.assignee : (patch.assignee ?? undefined);
+  let resolution = alert.resolution;
+  if (!isClosed(target)) {
+    resolution = undefined;
+  } else if (patch.resolution !== undefined || target !== alert.status || resolution === undefined) {
+    resolution = {
+      at: iso(now),
+      by: patch.resolution?.by ?? actor,
+      note: patch.resolution?.note ?? "",
+    };
+  }
+  return {
+    ...rest,
+    status: target,
+    updated_at: nextUpdatedAt(alert.updated_at, now),
+    ...(assignee !== undefined && assignee !== "" ? { assignee } : {}),
+    ...(resolution !== undefined ? { resolution } : {}),
+  };
+}
+
+function unionStrings(current: readonly string[], extra: readonly string[], max: number): string[] {
+  const out = [...current];
+  for (const s of extra) {
+    if (out.length >= max) break;
+    if (s !== "" && !out.includes(s)) out.push(s);
+  }
+  return out;
+}
+
+function mergeIndicators(current: readonly Indicator[], extra: readonly Indicator[]): Indicator[] {
+  const out = [...current];
+  for (const ind of extra) {
+    const i = out.findIndex((o) => o.type === ind.type && o.value === ind.value);
+    const existing = i >= 0 ? out[i] : undefined;
+    if (existing) {
+      if (ind.confidence > existing.confidence) out[i] = { ...ind };
+    } else if (out.length < MAX_INDICATORS) {
+      out.push({ ...ind });
+    }
+  }
+  return out;
+}
+
+/** The most recent MAX_SAMPLE_EVENTS events, oldest first, without exact duplicates. */
+function mergeSamples(current: readonly SampleEvent[], extra: readonly SampleEvent[]): SampleEvent[] {
+  const seen = new Set<string>();
+  const all: SampleEvent[] = [];
+  for (const s of [...current, ...extra]) {
+    const key = `${s.time}|${s.event_name}|${s.service}|${s.span_id ?? ""}|${JSON.stringify(s.attributes)}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    all.push(s);
+  }
+  all.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  return all.slice(-MAX_SAMPLE_EVENTS);
+}
