@@ -40,6 +40,7 @@ export class Pipeline implements Ingestor {
   #inFlight = 0;
   #stopping = false;
   #idle: (() => void) | undefined;
+  #drained: Promise<void> | undefined;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
@@ -86,9 +87,13 @@ export class Pipeline implements Ingestor {
   async stop(): Promise<void> {
     this.#stopping = true;
     if (this.#inFlight === 0) return;
-    await new Promise<void>((resolve) => {
-      this.#idle = resolve;
+    this.#drained ??= new Promise<void>((resolve) => {
+      this.#idle = () => {
+        this.#idle = undefined;
+        this.#drained = undefined;
+        resolve();
+      };
     });
-    this.#idle = undefined;
+    await this.#drained;
   }
 }

@@ -1,0 +1,136 @@
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { describe, expect, it } from "vitest";
+import type { Firing } from "../../src/alerts/types.ts";
+import { SecmonError } from "../../src/errors.ts";
+import type { DecodedBatch, SecurityEvent } from "../../src/event.ts";
+import { createMetrics } from "../../src/metrics/catalog.ts";
+import { Pipeline, type Evaluator } from "../../src/pipeline.ts";
+
+const metrics = createMetrics(new MeterProvider().getMeter("test"));
+const event = (i: number): SecurityEvent => ({
+  name: "auth.login",
+  time: 1_700_000_000_000 + i,
+  service: "svc",
+  attributes: {},
+  resource: {},
+});
+const batch = (n: number): DecodedBatch => ({
+  events: Array.from({ length: n }, (_, i) => event(i)),
+  ignored: 0,
+  rejected: {},
+});
+const ctx = { batchId: "b", transport: "grpc" as const, receivedAt: 0 };
+
+/** An evaluator whose calls stay pending until released. */
+function gatedEvaluator() {
+  const releases: (() => void)[] = [];
+  const evaluator: Evaluator = {
+    evaluate: () =>
+      new Promise<Firing[]>((resolve) => {
+        releases.push(() => resolve([]));
+      }),
+  };
+  return { evaluator, release: () => releases.splice(0).forEach((r) => r()) };
+}
+
+describe("Pipeline", () => {
+  it("refuses with a retryable error past the in-flight bound, and admits again once drained", async () => {
+    const gate = gatedEvaluator();
+    const p = new Pipeline({
+      evaluator: gate.evaluator,
+      alerting: { handle: async () => [] },
+      metrics,
+      maxInFlightEvents: 1000,
+    });
+    const first = p.ingest(batch(800), ctx);
+    await expect(p.ingest(batch(300), ctx)).rejects.toMatchObject({
+      code: "INGEST_OVERLOADED",
+      retryable: true,
+    });
+    expect(p.inFlight).toBe(800);
+    gate.release();
+    await first;
+    const again = p.ingest(batch(300), ctx);
+    gate.release();
+    await again;
+    expect(p.inFlight).toBe(0);
+  });
+
+  it("admits one oversized batch when nothing is in flight", async () => {
+    const p = new Pipeline({
+      evaluator: { evaluate: async () => [] },
+      alerting: { handle: async () => [] },
+      metrics,
+      maxInFlightEvents: 1000,
+    });
+    await expect(p.ingest(batch(5000), ctx)).resolves.toBeUndefined();
+  });
+
+  it("passes firings to alerting and observers see evaluated events", async () => {
+    const firing = { rule: "brute_force" } as unknown as Firing;
+    const seen: number[] = [];
+    const handled: Firing[][] = [];
+    const p = new Pipeline({
+      evaluator: { evaluate: async () => [firing] },
+      alerting: {
+        handle: async (f) => {
+          handled.push(f);
+          return [];
+        },
+      },
+      observers: [{ observe: (events) => seen.push(events.length) }],
+      metrics,
+      maxInFlightEvents: 1000,
+    });
+    await p.ingest(batch(3), ctx);
+    expect(handled).toEqual([[firing]]);
+    expect(seen).toEqual([3]);
+  });
+
+  it("surfaces a store failure as the retryable error it is, and unknown faults as INTERNAL", async () => {
+    const failing = (err: unknown) =>
+      new Pipeline({
+        evaluator: {
+          evaluate: async () => {
+            throw err;
+          },
+        },
+        alerting: { handle: async () => [] },
+        metrics,
+        maxInFlightEvents: 1000,
+      });
+    await expect(failing(new SecmonError("STORE_UNAVAILABLE")).ingest(batch(1), ctx)).rejects.toMatchObject({
+      code: "STORE_UNAVAILABLE",
+      retryable: true,
+    });
+    await expect(failing(new TypeError("boom")).ingest(batch(1), ctx)).rejects.toMatchObject({
+      code: "INTERNAL",
+      retryable: false,
+    });
+  });
+
+  it("stop() waits for batches in flight, then refuses new ones; it is idempotent", async () => {
+    const gate = gatedEvaluator();
+    const p = new Pipeline({
+      evaluator: gate.evaluator,
+      alerting: { handle: async () => [] },
+      metrics,
+      maxInFlightEvents: 1000,
+    });
+    await p.stop(); // safe before start and with nothing in flight
+    await p.start();
+    const pending = p.ingest(batch(10), ctx);
+    let stopped = false;
+    const stopping = p.stop().then(() => {
+      stopped = true;
+    });
+    await Promise.resolve();
+    expect(stopped).toBe(false);
+    await expect(p.ingest(batch(1), ctx)).rejects.toMatchObject({ code: "SHUTTING_DOWN" });
+    gate.release();
+    await pending;
+    await stopping;
+    expect(stopped).toBe(true);
+    await p.stop();
+  });
+});
