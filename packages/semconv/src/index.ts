@@ -86,6 +86,13 @@ export const ATTR = {
 } as const;
 export type AttributeKey = (typeof ATTR)[keyof typeof ATTR];
 
+/**
+ * Prefix of the attributes that carry an application's free-form metadata, flattened with dots
+ * (`{ cart: { items: 3 } }` becomes `secmon.metadata.cart.items`). Defined by the instrumentation,
+ * not by the spec; the detector keeps such attributes like any unknown attribute.
+ */
+export const METADATA_ATTR_PREFIX = "secmon.metadata.";
+
 /** Resource attributes the detector reads. */
 export const RESOURCE_ATTR = {
   SERVICE_NAME: "service.name",
