@@ -115,13 +115,13 @@ export function checkAttribute(key: string, kind: ValueKind, value: AttrValue, o
       return;
     case "string[]":
       if (kind === "array" && (value as readonly Scalar[]).every((v) => typeof v === "string")) return;
-      out.error = `attribute ${key} must be an array of strings, got ${describe(kind, value)}`;
+      out.error = `attribute ${key} must be an array of strings, got ${kind === "string" ? "string" : describe(kind, value)}`;
       return;
   }
 }
 
 function describe(kind: ValueKind, value: AttrValue): string {
-  if (kind === "string") return `non-numeric string`;
+  if (kind === "string") return "non-numeric string";
   if (kind === "double") return "double with a fraction";
   if (kind === "array") {
     const bad = (value as readonly Scalar[]).find((v) => typeof v !== "string");
@@ -243,30 +243,23 @@ export class BatchBuilder {
       return;
     }
     const nameProblem = eventNameProblem(name);
-    const shownName = typeof name === "string" ? name.slice(0, 64) : "?";
     if (nameProblem !== undefined) {
-      this.reject("invalid_event_name", recordMessage(index, shownName, nameProblem));
+      this.reject("invalid_event_name", index, name, nameProblem);
       return;
     }
     if (parts.attributeCount > LIMITS.maxAttributes) {
-      this.reject(
-        "too_many_attributes",
-        recordMessage(
-          index,
-          shownName,
-          `${parts.attributeCount} attributes, more than ${LIMITS.maxAttributes}`,
-        ),
-      );
+      const problem = `${parts.attributeCount} attributes, more than ${LIMITS.maxAttributes}`;
+      this.reject("too_many_attributes", index, name, problem);
       return;
     }
     if (parts.reason !== undefined) {
-      this.reject(parts.reason, recordMessage(index, shownName, parts.problem ?? parts.reason));
+      this.reject(parts.reason, index, name, parts.problem ?? parts.reason);
       return;
     }
     let time = parts.timeMs;
     if (time === 0) time = parts.observedMs;
     if (time >= LIMITS.maxTimeMs || parts.observedMs >= LIMITS.maxTimeMs) {
-      this.reject("invalid_timestamp", recordMessage(index, shownName, "timestamp is beyond the year 2200"));
+      this.reject("invalid_timestamp", index, name, "timestamp is beyond the year 2200");
       return;
     }
     if (time === 0) time = this.arrivalMs;
@@ -284,9 +277,12 @@ export class BatchBuilder {
     });
   }
 
-  private reject(reason: RejectReason, message: string): void {
+  private reject(reason: RejectReason, index: number, name: AttrValue, problem: string): void {
     this.rejected[reason] = (this.rejected[reason] ?? 0) + 1;
-    this.rejectMessage ??= message;
+    if (this.rejectMessage === undefined) {
+      const shown = typeof name === "string" ? name.slice(0, 64) : "?";
+      this.rejectMessage = recordMessage(index, shown, problem);
+    }
   }
 
   finish(): DecodedBatch {
