@@ -1,0 +1,308 @@
+import { createNoopMeter } from "@opentelemetry/api";
+import { ATTR, RESOURCE_ATTR, type AlertSeverity } from "@secmon/semconv";
+import type { Firing, Indicator, ResponseRequest, SampleEvent } from "../alerts/types.ts";
+import { asSecmonError, SecmonError } from "../errors.ts";
+import type { SecurityEvent } from "../event.ts";
+import { createMetrics, type Metrics } from "../metrics/catalog.ts";
+import type { StateOp, StateResult, WindowStore } from "../state/types.ts";
+import type { CompiledRule, Decision } from "./types.ts";
+
+export const MAX_SAMPLE_EVENTS = 10;
+const MAX_TRACE_IDS = 20;
+const MAX_SERVICES = 20;
+
+export interface EngineOptions {
+  readonly rules: readonly CompiledRule[];
+  readonly store: WindowStore;
+  readonly metrics?: Pick<Metrics, "ruleSkipped" | "ruleEvaluation">;
+  /** Monotonic ms clock for the evaluation-time histogram (default performance.now). */
+  readonly clock?: () => number;
+  /** Event times further than this ahead of the batch's receivedAt are taken as receivedAt. */
+  readonly maxClockSkewSeconds?: number;
+}
+
+export interface EvaluateContext {
+  /** Stable id of the batch; the store applies a batch id once. */
+  readonly batchId: string;
+  /** Detector time (ms) at which the batch arrived. */
+  readonly receivedAt: number;
+}
+
+/** How a rule reads in the reference doc and the API. */
+export interface RuleDescription {
+  readonly id: string;
+  readonly kind: string;
+  readonly enabled: boolean;
+  readonly severity: AlertSeverity;
+  readonly description: string;
+  readonly tags: readonly string[];
+  /** The events each input counts (input 0: the rule's match), with their conditions. */
+  readonly inputs: readonly { readonly events: readonly string[]; readonly where: string }[];
+  readonly groupBy: readonly string[];
+  readonly detection: string;
+  readonly windowSeconds?: number;
+  readonly threshold?: number;
+  readonly compare?: string;
+  readonly suppressionSeconds: number;
+  readonly title: string;
+  readonly recommendedActions: readonly string[];
+  readonly responses: readonly {
+    readonly action: string;
+    readonly target: string;
+    readonly durationSeconds?: number;
+  }[];
+  readonly source: string;
+}
+
+export function describeRule(rule: CompiledRule): RuleDescription {
+  const spec = rule.spec;
+  return {
+    id: rule.id,
+    kind: rule.kind,
+    enabled: rule.enabled,
+    severity: rule.severity,
+    description: spec.description.trim(),
+    tags: spec.tags,
+    inputs: rule.inputs.map((input) => ({ events: input.events, where: input.where })),
+    groupBy: spec.group_by,
+    detection: rule.summary.text,
+    ...(rule.summary.windowSeconds !== undefined ? { windowSeconds: rule.summary.windowSeconds } : {}),
+    ...(rule.summary.threshold !== undefined ? { threshold: rule.summary.threshold } : {}),
+    ...(rule.summary.compare !== undefined ? { compare: rule.summary.compare } : {}),
+    suppressionSeconds: rule.suppressionSeconds,
+    title: rule.title.source,
+    recommendedActions: rule.recommendedActions,
+    responses: rule.responses,
+    source: rule.source,
+  };
+}
+
+interface IndexEntry {
+  readonly ruleIndex: number;
+  readonly input: number;
+  readonly predicate: (e: SecurityEvent) => boolean;
+}
+
+/** One group of one rule in one batch. */
+class GroupAcc {
+  readonly key: string;
+  readonly first: SecurityEvent;
+  readonly state: unknown;
+  readonly samples: SecurityEvent[] = [];
+  #sampleNext = 0;
+  readonly services: string[] = [];
+  readonly traceIds: string[] = [];
+
+  constructor(key: string, first: SecurityEvent, state: unknown) {
+    this.key = key;
+    this.first = first;
+    this.state = state;
+  }
+
+  note(e: SecurityEvent): void {
+    if (this.samples.length < MAX_SAMPLE_EVENTS) this.samples.push(e);
+    else {
+      this.samples[this.#sampleNext] = e;
+      this.#sampleNext = (this.#sampleNext + 1) % MAX_SAMPLE_EVENTS;
+    }
+    if (this.services.length < MAX_SERVICES && !this.services.includes(e.service))
+      this.services.push(e.service);
+    const t = e.traceId;
+    if (t !== undefined && this.traceIds.length < MAX_TRACE_IDS && !this.traceIds.includes(t))
+      this.traceIds.push(t);
+  }
+
+  /** Samples oldest first. */
+  orderedSamples(): SecurityEvent[] {
+    return [...this.samples.slice(this.#sampleNext), ...this.samples.slice(0, this.#sampleNext)];
+  }
+}
+
+/**
+ * Evaluates batches of security events against the compiled rules. Rules are indexed by event
+ * name; each matching event is added to its (rule, group) accumulator; the state ops of the whole
+ * batch go to the window store in one `apply`; each group's results decide whether it fires.
+ */
+export class Engine {
+  readonly #rules: CompiledRule[];
+  readonly #index = new Map<string, IndexEntry[]>();
+  readonly #store: WindowStore;
+  readonly #metrics: Pick<Metrics, "ruleSkipped" | "ruleEvaluation">;
+  readonly #clock: () => number;
+  readonly #skewMs: number;
+
+  constructor(opts: EngineOptions) {
+    this.#rules = opts.rules.filter((r) => r.enabled);
+    this.#store = opts.store;
+    this.#metrics = opts.metrics ?? createMetrics(createNoopMeter());
+    this.#clock = opts.clock ?? (() => performance.now());
+    this.#skewMs = (opts.maxClockSkewSeconds ?? 300) * 1000;
+    const ids = new Set<string>();
+    this.#rules.forEach((rule, ruleIndex) => {
+      if (ids.has(rule.id)) throw new SecmonError("RULE_INVALID", `duplicate rule id ${rule.id}`);
+      ids.add(rule.id);
+      for (const input of rule.inputs) {
+        for (const name of input.events) {
+          let list = this.#index.get(name);
+          if (!list) this.#index.set(name, (list = []));
+          list.push({ ruleIndex, input: input.input, predicate: input.predicate });
+        }
+      }
+    });
+  }
+
+  /** The enabled rules, as evaluated. */
+  get rules(): readonly CompiledRule[] {
+    return this.#rules;
+  }
+
+  describe(): RuleDescription[] {
+    return this.#rules.map(describeRule);
+  }
+
+  /**
+   * Evaluates one batch: at most one firing per (rule, group). Rejects with STORE_UNAVAILABLE
+   * (retryable) when the window store fails; the batch may then be retried with the same batchId.
+   */
+  async evaluate(events: readonly SecurityEvent[], ctx: EvaluateContext): Promise<Firing[]> {
+    const started = this.#clock();
+    const rules = this.#rules;
+    const groups: (Map<string, GroupAcc> | undefined)[] = new Array(rules.length);
+    const missing = new Array<number>(rules.length).fill(0);
+    const maxTime = ctx.receivedAt + this.#skewMs;
+
+    for (const event of events) {
+      const entries = this.#index.get(event.name);
+      if (entries === undefined) continue;
+      const time = event.time > maxTime ? maxTime : event.time;
+      for (const entry of entries) {
+        if (!entry.predicate(event)) continue;
+        const rule = rules[entry.ruleIndex]!;
+        const key = rule.group.key(event);
+        if (key === undefined) {
+          missing[entry.ruleIndex]!++;
+          continue;
+        }
+        let byKey = groups[entry.ruleIndex];
+        if (byKey === undefined) groups[entry.ruleIndex] = byKey = new Map();
+        let acc = byKey.get(key);
+        if (acc === undefined) {
+          acc = new GroupAcc(key, event, rule.evaluator.newGroup());
+          byKey.set(key, acc);
+        }
+        if (rule.evaluator.collect(acc.state, entry.input, event, time)) acc.note(event);
+      }
+    }
+
+    const ops: StateOp[] = [];
+    const plan: { ruleIndex: number; acc: GroupAcc; from: number; to: number }[] = [];
+    groups.forEach((byKey, ruleIndex) => {
+      if (!byKey) return;
+      const evaluator = rules[ruleIndex]!.evaluator;
+      for (const acc of byKey.values()) {
+        const from = ops.length;
+        evaluator.ops(acc.state, acc.key, ops);
+        plan.push({ ruleIndex, acc, from, to: ops.length });
+      }
+    });
+
+    let results: StateResult[] = [];
+    if (ops.length > 0) {
+      try {
+        results = await this.#store.apply(ops, { batchId: ctx.batchId });
+      } catch (err) {
+        if (err instanceof SecmonError) throw err;
+        throw new SecmonError("STORE_UNAVAILABLE", "window store failed", { cause: err });
+      }
+      if (results.length !== ops.length) {
+        throw asSecmonError(
+          new Error(`window store answered ${results.length} results for ${ops.length} ops`),
+        );
+      }
+    }
+
+    const late = new Array<number>(rules.length).fill(0);
+    const firings: Firing[] = [];
+    for (const { ruleIndex, acc, from, to } of plan) {
+      const rule = rules[ruleIndex]!;
+      const mine = results.slice(from, to);
+      for (const r of mine) late[ruleIndex]! += r.late;
+      const decision = rule.evaluator.decide(acc.state, mine);
+      if (decision) firings.push(buildFiring(rule, acc, decision, ctx.receivedAt));
+    }
+
+    for (let i = 0; i < rules.length; i++) {
+      if (missing[i]! > 0)
+        this.#metrics.ruleSkipped.add(missing[i]!, { rule: rules[i]!.id, reason: "missing_group" });
+      if (late[i]! > 0) this.#metrics.ruleSkipped.add(late[i]!, { rule: rules[i]!.id, reason: "late" });
+    }
+    this.#metrics.ruleEvaluation.record((this.#clock() - started) / 1000);
+    return firings;
+  }
+}
+
+const INDICATOR_TYPES: Readonly<Record<string, string>> = {
+  [ATTR.CLIENT_ADDRESS]: "ip",
+  [ATTR.USER_HASH]: "user_hash",
+  [ATTR.USER_ID]: "user",
+  [RESOURCE_ATTR.SERVICE_NAME]: "service",
+};
+
+function buildFiring(rule: CompiledRule, acc: GroupAcc, d: Decision, receivedAt: number): Firing {
+  const group = rule.group.values(acc.first);
+  const indicators: Indicator[] = [];
+  for (const [attr, value] of Object.entries(group)) {
+    const type = INDICATOR_TYPES[attr];
+    if (type === undefined) continue;
+    indicators.push({
+      type: type === "ip" && value.includes("/") ? "network" : type,
+      value,
+      confidence: rule.confidence,
+    });
+  }
+  const responses: ResponseRequest[] = rule.responses.map((r) => ({
+    action: r.action,
+    target: group[r.target] ?? "",
+    ...(r.durationSeconds !== undefined
+      ? { until: new Date(d.lastSeen + r.durationSeconds * 1000).toISOString() }
+      : {}),
+  }));
+  const title = rule.title.render({
+    ...group,
+    value: d.value,
+    threshold: d.threshold,
+    window_seconds: d.windowSeconds,
+    rule: rule.id,
+  });
+  return {
+    rule: rule.id,
+    severity: rule.severity,
+    title,
+    group,
+    groupKey: acc.key,
+    ...(d.value !== undefined ? { value: d.value } : {}),
+    ...(d.threshold !== undefined ? { threshold: d.threshold } : {}),
+    ...(d.windowSeconds !== undefined ? { windowSeconds: d.windowSeconds } : {}),
+    firstSeen: Math.min(d.firstSeen, d.lastSeen),
+    lastSeen: d.lastSeen,
+    services: acc.services.slice(),
+    indicators,
+    recommendedActions: rule.recommendedActions,
+    responses,
+    traceIds: acc.traceIds.slice(),
+    sampleEvents: acc.orderedSamples().map(toSample),
+    suppressionSeconds: rule.suppressionSeconds,
+    receivedAt,
+  };
+}
+
+export function toSample(e: SecurityEvent): SampleEvent {
+  return {
+    time: new Date(e.time).toISOString(),
+    event_name: e.name,
+    service: e.service,
+    attributes: e.attributes,
+    ...(e.traceId !== undefined ? { trace_id: e.traceId } : {}),
+    ...(e.spanId !== undefined ? { span_id: e.spanId } : {}),
+  };
+}

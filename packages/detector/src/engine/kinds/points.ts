@@ -1,0 +1,58 @@
+import type { Comparator } from "../../rules/language.ts";
+import { bucketStart, type AggregateResult } from "../../state/types.ts";
+
+/** Event times of one group in one batch, with an amount or a member each. */
+export class Points {
+  times: number[] = [];
+  amounts: number[] = [];
+  members: string[] = [];
+  #last = -Infinity;
+  #sorted = true;
+
+  push(time: number, amount: number, member?: string): void {
+    if (time < this.#last) this.#sorted = false;
+    else this.#last = time;
+    this.times.push(time);
+    this.amounts.push(amount);
+    if (member !== undefined) this.members.push(member);
+  }
+
+  get length(): number {
+    return this.times.length;
+  }
+
+  /** Puts the points in ascending time order (stable), as the store expects. */
+  sort(): void {
+    if (this.#sorted) return;
+    const order = this.times.map((_, i) => i).sort((a, b) => this.times[a]! - this.times[b]! || a - b);
+    const hasMembers = this.members.length === this.times.length;
+    this.times = order.map((i) => this.times[i]!);
+    this.amounts = order.map((i) => this.amounts[i]!);
+    if (hasMembers) this.members = order.map((i) => this.members[i]!);
+    this.#sorted = true;
+  }
+
+  /**
+   * The earliest of these points inside the bucket starting at `oldest`: the first event counted
+   * when that bucket came from this batch. Falls back to the bucket start.
+   */
+  firstIn(oldest: number, bucketMs: number): number {
+    for (const t of this.times) if (bucketStart(t, bucketMs) === oldest) return t;
+    return oldest;
+  }
+}
+
+export function passes(value: number, compare: Comparator, threshold: number): boolean {
+  return compare === ">=" ? value >= threshold : value > threshold;
+}
+
+/** Whether an aggregate result crossed the threshold at one of its evaluation points. */
+export function crossed(
+  r: AggregateResult,
+  compare: Comparator,
+  threshold: number,
+): r is AggregateResult & {
+  at: number;
+} {
+  return r.at !== null && passes(r.value, compare, threshold);
+}

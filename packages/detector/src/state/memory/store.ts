@@ -1,0 +1,410 @@
+import type { BatchObservableResult, ObservableResult } from "@opentelemetry/api";
+import { SecmonError } from "../../errors.ts";
+import type { Metrics } from "../../metrics/catalog.ts";
+import {
+  bucketStart,
+  spanBuckets,
+  type AggregateResult,
+  type ApplyOptions,
+  type DistinctAddOp,
+  type DistinctReadOp,
+  type StateOp,
+  type StateResult,
+  type WindowAddOp,
+  type WindowGeometry,
+  type WindowReadOp,
+  type WindowStore,
+} from "../types.ts";
+
+export interface MemoryWindowStoreOptions {
+  /** Most groups tracked per rule; past it the least recently used group is evicted. */
+  readonly maxGroupsPerRule?: number;
+  /** How many recent batch ids (with their results) are remembered for idempotency. */
+  readonly maxRecentBatches?: number;
+  readonly metrics?: Pick<Metrics, "stateEvictions" | "stateGroups">;
+}
+
+export const DEFAULT_MAX_GROUPS_PER_RULE = 50_000;
+export const DEFAULT_MAX_RECENT_BATCHES = 1024;
+
+/**
+ * A numeric bucketed window of one group. `b` interleaves bucket starts and amounts,
+ * `[start0, amount0, start1, amount1, …]`, ascending by start: one small array per group.
+ */
+class WindowEntry {
+  newest = -Infinity;
+  ttlMs: number;
+  b: number[] = [];
+  constructor(ttlMs: number) {
+    this.ttlMs = ttlMs;
+  }
+}
+
+/**
+ * A distinct-count window of one group: each member's last bucket, and per bucket how many
+ * members were last seen in it (`h`, interleaved like WindowEntry.b). Map order is the order of
+ * last update, so the least recently seen member comes first.
+ */
+class DistinctEntry {
+  newest = -Infinity;
+  ttlMs: number;
+  members = new Map<string, number>();
+  h: number[] = [];
+  constructor(ttlMs: number) {
+    this.ttlMs = ttlMs;
+  }
+}
+
+type Entry = WindowEntry | DistinctEntry;
+
+class RuleGroups {
+  /** Insertion order is least recently used first. */
+  readonly groups = new Map<string, Entry>();
+  /** Newest event time any group of the rule has seen: the clock of expiry. */
+  newest = -Infinity;
+}
+
+const EMPTY: AggregateResult = Object.freeze({
+  type: "aggregate",
+  value: 0,
+  at: null,
+  oldest: null,
+  late: 0,
+});
+
+/**
+ * The embedded window store: everything in process memory, bounded. Each rule tracks at most
+ * `maxGroupsPerRule` groups (least recently used evicted, counted in `secmon_state_evictions`),
+ * groups whose data left every window are dropped as event time moves on, and a distinct-count
+ * group keeps at most the op's `maxMembers` members.
+ */
+export class MemoryWindowStore implements WindowStore {
+  readonly #maxGroups: number;
+  readonly #maxBatches: number;
+  readonly #metrics: MemoryWindowStoreOptions["metrics"];
+  readonly #rules = new Map<string, RuleGroups>();
+  readonly #recent = new Map<string, StateResult[]>();
+  #stopped = false;
+  #observing = false;
+
+  constructor(opts: MemoryWindowStoreOptions = {}) {
+    this.#maxGroups = opts.maxGroupsPerRule ?? DEFAULT_MAX_GROUPS_PER_RULE;
+    this.#maxBatches = opts.maxRecentBatches ?? DEFAULT_MAX_RECENT_BATCHES;
+    this.#metrics = opts.metrics;
+  }
+
+  async start(): Promise<void> {
+    this.#stopped = false;
+    if (this.#metrics && !this.#observing) {
+      this.#metrics.stateGroups.addCallback(this.#observe);
+      this.#observing = true;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#observing) {
+      this.#metrics?.stateGroups.removeCallback(this.#observe);
+      this.#observing = false;
+    }
+    this.#stopped = true;
+    this.#rules.clear();
+    this.#recent.clear();
+  }
+
+  async apply(ops: readonly StateOp[], opts: ApplyOptions): Promise<StateResult[]> {
+    if (this.#stopped) throw new SecmonError("STORE_UNAVAILABLE", "the window store is stopped");
+    const seen = this.#recent.get(opts.batchId);
+    if (seen) return seen.slice();
+    const results: StateResult[] = new Array<StateResult>(ops.length);
+    for (let i = 0; i < ops.length; i++) results[i] = this.#applyOne(ops[i]!);
+    this.#recent.set(opts.batchId, results);
+    if (this.#recent.size > this.#maxBatches) {
+      const oldest = this.#recent.keys().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
+    return results.slice();
+  }
+
+  /** Groups currently tracked for a rule. */
+  groupCount(rule: string): number {
+    return this.#rules.get(rule)?.groups.size ?? 0;
+  }
+
+  /** Groups currently tracked, all rules together. */
+  totalGroups(): number {
+    let n = 0;
+    for (const r of this.#rules.values()) n += r.groups.size;
+    return n;
+  }
+
+  readonly #observe = (result: ObservableResult | BatchObservableResult): void => {
+    for (const [rule, r] of this.#rules) (result as ObservableResult).observe(r.groups.size, { rule });
+  };
+
+  #applyOne(op: StateOp): StateResult {
+    switch (op.type) {
+      case "window_add":
+        return this.#windowAdd(op);
+      case "window_read":
+        return this.#windowRead(op);
+      case "distinct_add":
+        return this.#distinctAdd(op);
+      case "distinct_read":
+        return this.#distinctRead(op);
+      default:
+        throw new SecmonError(
+          "STORE_UNAVAILABLE",
+          `unsupported state op ${(op as { type: string }).type} in the memory store`,
+        );
+    }
+  }
+
+  #ruleGroups(rule: string): RuleGroups {
+    let r = this.#rules.get(rule);
+    if (!r) {
+      r = new RuleGroups();
+      this.#rules.set(rule, r);
+    }
+    return r;
+  }
+
+  /** The group's entry, moved to most recently used; created (evicting if at the cap) when asked. */
+  #entry<E extends Entry>(
+    r: RuleGroups,
+    rule: string,
+    key: string,
+    cls: new (ttlMs: number) => E,
+    ttlMs: number,
+    create: boolean,
+  ): E | undefined {
+    const found = r.groups.get(key);
+    if (found !== undefined) {
+      r.groups.delete(key);
+      if (found instanceof cls) {
+        r.groups.set(key, found);
+        found.ttlMs = ttlMs;
+        return found;
+      }
+    }
+    if (!create) return undefined;
+    if (r.groups.size >= this.#maxGroups) {
+      const lru = r.groups.keys().next().value;
+      if (lru !== undefined) {
+        r.groups.delete(lru);
+        this.#metrics?.stateEvictions.add(1, { rule });
+      }
+    }
+    const e = new cls(ttlMs);
+    r.groups.set(key, e);
+    return e;
+  }
+
+  /** Drops the least recently used groups whose data has left every window. */
+  #expire(r: RuleGroups): void {
+    for (const [key, e] of r.groups) {
+      if (e.newest + e.ttlMs >= r.newest) break;
+      r.groups.delete(key);
+    }
+  }
+
+  #windowAdd(op: WindowAddOp): AggregateResult {
+    const r = this.#ruleGroups(op.rule);
+    const e = this.#entry(r, op.rule, op.key, WindowEntry, op.ttlMs, true)!;
+    const span = spanBuckets(op) * op.bucketMs;
+    let late = 0;
+    let best = -1;
+    let at: number | null = null;
+    let bestOldest: number | null = null;
+    let evalBucket = NaN;
+    let sum = 0;
+    let oldest: number | null = null;
+    for (let i = 0; i < op.times.length; i++) {
+      const t = op.times[i]!;
+      const amount = op.amounts[i] ?? 0;
+      if (t < e.newest - op.latenessMs) {
+        late++;
+        continue;
+      }
+      if (t > e.newest) {
+        e.newest = t;
+        pruneBuckets(e.b, t - op.ttlMs);
+      }
+      const s = bucketStart(t, op.bucketMs);
+      addToBucket(e.b, s, amount);
+      if (s === evalBucket) {
+        sum += amount;
+        if (oldest === null) oldest = s;
+      } else {
+        evalBucket = s;
+        [sum, oldest] = sumRange(e.b, s - span, s);
+      }
+      if (sum >= best) {
+        best = sum;
+        at = t;
+        bestOldest = oldest;
+      }
+    }
+    if (e.newest > r.newest) r.newest = e.newest;
+    this.#expire(r);
+    if (at === null) return late === 0 ? EMPTY : { ...EMPTY, late };
+    return { type: "aggregate", value: best, at, oldest: bestOldest, late };
+  }
+
+  #windowRead(op: WindowReadOp): AggregateResult {
+    const r = this.#ruleGroups(op.rule);
+    const e = this.#entry(r, op.rule, op.key, WindowEntry, op.ttlMs, false);
+    return evaluateOnly(op, e?.newest ?? -Infinity, (t) => {
+      if (!e) return [0, null];
+      const s = bucketStart(t, op.bucketMs);
+      return sumRange(e.b, s - spanBuckets(op) * op.bucketMs, s);
+    });
+  }
+
+  #distinctAdd(op: DistinctAddOp): AggregateResult {
+    const r = this.#ruleGroups(op.rule);
+    const e = this.#entry(r, op.rule, op.key, DistinctEntry, op.ttlMs, true)!;
+    const span = spanBuckets(op) * op.bucketMs;
+    const max = Math.max(1, op.maxMembers);
+    let late = 0;
+    let best = -1;
+    let at: number | null = null;
+    let bestOldest: number | null = null;
+    let evalBucket = NaN;
+    let count = 0;
+    let oldest: number | null = null;
+    for (let i = 0; i < op.times.length; i++) {
+      const t = op.times[i]!;
+      const member = op.members[i];
+      if (member === undefined) continue;
+      if (t < e.newest - op.latenessMs) {
+        late++;
+        continue;
+      }
+      if (t > e.newest) {
+        e.newest = t;
+        pruneMembers(e, t - op.ttlMs);
+      }
+      const s = bucketStart(t, op.bucketMs);
+      const floor = s - span;
+      const prev = e.members.get(member);
+      let delta = 0;
+      let evicted = false;
+      if (prev === undefined) {
+        e.members.set(member, s);
+        addToBucket(e.h, s, 1);
+        delta = 1;
+        if (e.members.size > max) {
+          const [lruMember, lruBucket] = e.members.entries().next().value!;
+          e.members.delete(lruMember);
+          addToBucket(e.h, lruBucket, -1);
+          evicted = true;
+        }
+      } else if (prev < s) {
+        e.members.delete(member);
+        e.members.set(member, s);
+        addToBucket(e.h, prev, -1);
+        addToBucket(e.h, s, 1);
+        delta = prev < floor ? 1 : 0;
+      }
+      if (s === evalBucket && !evicted) {
+        count += delta;
+        if (oldest === null && count > 0) oldest = s;
+      } else {
+        evalBucket = s;
+        [count, oldest] = sumRange(e.h, floor, s);
+      }
+      if (count >= best) {
+        best = count;
+        at = t;
+        bestOldest = oldest;
+      }
+    }
+    if (e.newest > r.newest) r.newest = e.newest;
+    this.#expire(r);
+    if (at === null) return late === 0 ? EMPTY : { ...EMPTY, late };
+    return { type: "aggregate", value: best, at, oldest: bestOldest, late };
+  }
+
+  #distinctRead(op: DistinctReadOp): AggregateResult {
+    const r = this.#ruleGroups(op.rule);
+    const e = this.#entry(r, op.rule, op.key, DistinctEntry, op.ttlMs, false);
+    return evaluateOnly(op, e?.newest ?? -Infinity, (t) => {
+      if (!e) return [0, null];
+      const s = bucketStart(t, op.bucketMs);
+      return sumRange(e.h, s - spanBuckets(op) * op.bucketMs, s);
+    });
+  }
+}
+
+/** Evaluates a read op at each of its times. */
+function evaluateOnly(
+  op: WindowGeometry & { readonly times: readonly number[] },
+  newest: number,
+  evaluate: (t: number) => [number, number | null],
+): AggregateResult {
+  let late = 0;
+  let best = -1;
+  let at: number | null = null;
+  let bestOldest: number | null = null;
+  for (const t of op.times) {
+    if (t < newest - op.latenessMs) {
+      late++;
+      continue;
+    }
+    const [value, oldest] = evaluate(t);
+    if (value >= best) {
+      best = value;
+      at = t;
+      bestOldest = oldest;
+    }
+  }
+  if (at === null) return late === 0 ? EMPTY : { ...EMPTY, late };
+  return { type: "aggregate", value: best, at, oldest: bestOldest, late };
+}
+
+/** Adds `amount` to the bucket starting at `s` in an interleaved [start, amount] array. */
+function addToBucket(b: number[], s: number, amount: number): void {
+  let i = b.length - 2;
+  while (i >= 0 && b[i]! > s) i -= 2;
+  if (i >= 0 && b[i] === s) {
+    b[i + 1] = b[i + 1]! + amount;
+    return;
+  }
+  // A decrement of a bucket that was already pruned has nothing left to take from.
+  if (amount < 0) return;
+  if (i === b.length - 2) b.push(s, amount);
+  else b.splice(i + 2, 0, s, amount);
+}
+
+/** Sum of amounts of the buckets starting in [from, to], and the oldest non-empty one's start. */
+function sumRange(b: number[], from: number, to: number): [number, number | null] {
+  let sum = 0;
+  let oldest: number | null = null;
+  for (let i = b.length - 2; i >= 0; i -= 2) {
+    const s = b[i]!;
+    if (s > to) continue;
+    if (s < from) break;
+    const amount = b[i + 1]!;
+    if (amount !== 0) {
+      sum += amount;
+      oldest = s;
+    }
+  }
+  return [sum, oldest];
+}
+
+/** Drops the buckets that start before `cutoff`. */
+function pruneBuckets(b: number[], cutoff: number): void {
+  let n = 0;
+  while (n < b.length && b[n]! < cutoff) n += 2;
+  if (n > 0) b.splice(0, n);
+}
+
+/** Forgets the members last seen before `cutoff` (oldest first), then their buckets. */
+function pruneMembers(e: DistinctEntry, cutoff: number): void {
+  for (const [member, s] of e.members) {
+    if (s >= cutoff) break;
+    e.members.delete(member);
+  }
+  pruneBuckets(e.h, cutoff);
+}
