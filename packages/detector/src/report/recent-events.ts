@@ -1,0 +1,207 @@
+import { isIPv6 } from "node:net";
+import { ATTR, ATTR_EVENT_NAME, RESOURCE_ATTR } from "@secmon/semconv";
+import ipaddr from "ipaddr.js";
+import { LRUCache } from "lru-cache";
+import type { SampleEvent } from "../alerts/types.ts";
+import type { AttrValue, SecurityEvent } from "../event.ts";
+
+/** Maps a client address to its group form (IPv4 as is, IPv6 as its prefix network). */
+export type AddressGrouper = (address: string) => string;
+
+/** The attributes the default rules group by, in the order a lookup prefers them. */
+export const TRACKED_ATTRIBUTES = [
+  ATTR.CLIENT_ADDRESS,
+  ATTR.USER_HASH,
+  ATTR.USER_ID,
+  RESOURCE_ATTR.SERVICE_NAME,
+] as const;
+
+export interface RecentEventsOptions {
+  /** Events kept per tracked value. Default 50. */
+  readonly perGroup?: number;
+  /** Values kept per tracked attribute (least recently seen dropped first). Default 5000. */
+  readonly maxGroups?: number;
+  /**
+   * Group form of a client address. Pass the rules' own grouping (same IPv6 prefix) so that the
+   * rings line up with alert groups. Default: IPv6 by /64, IPv4-mapped as IPv4.
+   */
+  readonly addressGroup?: AddressGrouper;
+}
+
+type Kind = "address" | "hash" | "user" | "service";
+
+/** A fixed-size ring of the most recent events, oldest overwritten first. */
+class Ring {
+  readonly #items: SecurityEvent[] = [];
+  #next = 0;
+  readonly #size: number;
+  constructor(size: number) {
+    this.#size = size;
+  }
+  push(e: SecurityEvent): void {
+    if (this.#items.length < this.#size) this.#items.push(e);
+    else this.#items[this.#next] = e;
+    this.#next = (this.#next + 1) % this.#size;
+  }
+  /** Newest first. */
+  newestFirst(): SecurityEvent[] {
+    const n = this.#items.length;
+    const out: SecurityEvent[] = [];
+    for (let i = 1; i <= n; i++) out.push(this.#items[(this.#next - i + n) % n] as SecurityEvent);
+    return out;
+  }
+}
+
+/**
+ * The recent events per value of every attribute the rules group by, so the API can show the
+ * events behind an alert. Memory is bounded: `perGroup` events per value, `maxGroups` values
+ * (an event is shared, not copied, between the rings of its values).
+ */
+export class RecentEvents {
+  /** One LRU per tracked attribute, keyed by the value itself (no per-event key strings). */
+  readonly #rings: Record<Kind, LRUCache<string, Ring>>;
+  readonly #perGroup: number;
+  readonly #addressGroup: AddressGrouper;
+
+  constructor(options: RecentEventsOptions = {}) {
+    this.#perGroup = options.perGroup ?? 50;
+    const max = options.maxGroups ?? 5000;
+    this.#rings = {
+      address: new LRUCache({ max }),
+      hash: new LRUCache({ max }),
+      user: new LRUCache({ max }),
+      service: new LRUCache({ max }),
+    };
+    this.#addressGroup = options.addressGroup ?? memoize(defaultAddressGroup);
+  }
+
+  /** Called with every evaluated batch; never throws. */
+  observe(events: readonly SecurityEvent[]): void {
+    const r = this.#rings;
+    for (const e of events) {
+      const attrs = e.attributes;
+      const address = attrs[ATTR.CLIENT_ADDRESS];
+      if (typeof address === "string" && address !== "")
+        this.#push(r.address, this.#addressGroup(address), e);
+      const hash = attrs[ATTR.USER_HASH];
+      if (typeof hash === "string" && hash !== "") this.#push(r.hash, hash, e);
+      const id = attrs[ATTR.USER_ID];
+      if (id !== undefined && id !== "") this.#push(r.user, typeof id === "string" ? id : String(id), e);
+      this.#push(r.service, e.service, e);
+    }
+  }
+
+  /**
+   * The recent events matching every attribute of an alert's group, newest first. Empty when the
+   * group has no tracked attribute or nothing was seen (the detector keeps no history beyond this).
+   */
+  eventsFor(group: Readonly<Record<string, string>>, limit = this.#perGroup): SampleEvent[] {
+    const ring = this.#ringFor(group);
+    if (!ring) return [];
+    const checks = Object.entries(group).map(([attr, value]) => this.#matcher(attr, value));
+    const out: SampleEvent[] = [];
+    for (const e of ring.newestFirst()) {
+      if (out.length >= limit) break;
+      if (checks.every((check) => check(e))) out.push(toSample(e));
+    }
+    return out;
+  }
+
+  /** Values tracked, all attributes together (for tests and sizing). */
+  get groupCount(): number {
+    const r = this.#rings;
+    return r.address.size + r.hash.size + r.user.size + r.service.size;
+  }
+
+  #push(lru: LRUCache<string, Ring>, key: string, e: SecurityEvent): void {
+    let ring = lru.get(key);
+    if (!ring) {
+      ring = new Ring(this.#perGroup);
+      lru.set(key, ring);
+    }
+    ring.push(e);
+  }
+
+  #ringFor(group: Readonly<Record<string, string>>): Ring | undefined {
+    const r = this.#rings;
+    const address = group[ATTR.CLIENT_ADDRESS];
+    if (address !== undefined)
+      return r.address.peek(address.includes("/") ? address : this.#addressGroup(address));
+    const hash = group[ATTR.USER_HASH];
+    if (hash !== undefined) return r.hash.peek(hash);
+    const id = group[ATTR.USER_ID];
+    if (id !== undefined) return r.user.peek(id);
+    const service = group[RESOURCE_ATTR.SERVICE_NAME];
+    if (service !== undefined) return r.service.peek(service);
+    return undefined;
+  }
+
+  #matcher(attr: string, value: string): (e: SecurityEvent) => boolean {
+    if (attr === RESOURCE_ATTR.SERVICE_NAME) return (e) => e.service === value;
+    if (attr === ATTR_EVENT_NAME) return (e) => e.name === value;
+    if (attr === ATTR.CLIENT_ADDRESS) {
+      const cidr = parseCidr(value);
+      return (e) => {
+        const a = text(e.attributes[ATTR.CLIENT_ADDRESS]);
+        if (a === undefined) return false;
+        if (this.#addressGroup(a) === value || a === value) return true;
+        return cidr !== undefined && inCidr(a, cidr);
+      };
+    }
+    return (e) => text(e.attributes[attr] ?? e.resource[attr]) === value;
+  }
+}
+
+function text(v: AttrValue | undefined): string | undefined {
+  if (typeof v === "string") return v === "" ? undefined : v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  return undefined;
+}
+
+function toSample(e: SecurityEvent): SampleEvent {
+  return {
+    time: new Date(e.time).toISOString(),
+    event_name: e.name,
+    service: e.service,
+    attributes: e.attributes,
+    ...(e.traceId ? { trace_id: e.traceId } : {}),
+    ...(e.spanId ? { span_id: e.spanId } : {}),
+  };
+}
+
+/** IPv4 as is, IPv4-mapped IPv6 as IPv4, other IPv6 as its /64 network; other text unchanged. */
+export function defaultAddressGroup(address: string): string {
+  if (!address.includes(":") || !isIPv6(address)) return address;
+  const v6 = ipaddr.IPv6.parse(address);
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  const parts = v6.parts.slice(0, 4).concat([0, 0, 0, 0]);
+  return `${new ipaddr.IPv6(parts).toRFC5952String()}/64`;
+}
+
+/** A bounded memo, so a repeated address is parsed once. */
+export function memoize(fn: AddressGrouper, max = 16_384): AddressGrouper {
+  const memo = new Map<string, string>();
+  return (address) => {
+    if (!address.includes(":")) return address; // IPv4 (or not an address): as is, no lookup
+    let v = memo.get(address);
+    if (v === undefined) {
+      v = fn(address);
+      if (memo.size >= max) memo.clear();
+      memo.set(address, v);
+    }
+    return v;
+  };
+}
+
+type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+function parseCidr(value: string): Cidr | undefined {
+  return value.includes("/") && ipaddr.isValidCIDR(value) ? ipaddr.parseCIDR(value) : undefined;
+}
+
+function inCidr(address: string, cidr: Cidr): boolean {
+  if (!ipaddr.isValid(address)) return false;
+  let a = ipaddr.parse(address);
+  if (a.kind() === "ipv6" && (a as ipaddr.IPv6).isIPv4MappedAddress()) a = (a as ipaddr.IPv6).toIPv4Address();
+  return a.kind() === cidr[0].kind() && a.match(cidr);
+}
