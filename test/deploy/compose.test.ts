@@ -57,6 +57,15 @@ describe("docker-compose.yml", () => {
     }
   });
 
+  it("names every pinned image in docs/deployment.md", () => {
+    const docs = read("docs/deployment.md");
+    const froms = ["collector", "detector", "demo"].flatMap((s) =>
+      [...read(services[s].build.dockerfile).matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!),
+    );
+    const images = [services.redis.image, services.prometheus.image, services.grafana.image, ...froms];
+    expect(images.filter((image) => !docs.includes(`\`${image}\``))).toEqual([]);
+  });
+
   it("builds the Node images with pnpm from npm, a frozen lockfile, a pruned deploy and a non-root user", () => {
     for (const file of ["deploy/docker/detector.Dockerfile", "deploy/docker/demo.Dockerfile"]) {
       const text = read(file);
