@@ -165,7 +165,13 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
     if (typeof input.sessionId === "string" && input.sessionId !== "") {
       attributes[ATTR.SESSION_ID] = hashSessionId(key, input.sessionId);
     }
-    if (input.metadata !== undefined) flattenMetadata(input.metadata, attributes);
+    if (input.metadata !== undefined) {
+      try {
+        flattenMetadata(input.metadata, attributes);
+      } catch (error) {
+        reportFault("metadata scrub", error); // the event goes out without (the rest of) its metadata
+      }
+    }
     return attributes;
   }
 

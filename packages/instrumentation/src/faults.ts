@@ -24,3 +24,8 @@ export function reportFault(where: string, error: unknown): void {
     // diag itself failed: there is nowhere left to report to
   }
 }
+
+/** Forgets the counts, so that the next fault of each kind is reported in full (tests). */
+export function resetFaultCounts(): void {
+  counts.clear();
+}
