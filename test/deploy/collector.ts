@@ -76,10 +76,6 @@ export function componentType(id: string): string {
   return slash === -1 ? id : id.slice(0, slash);
 }
 
-function signalOf(pipelineId: string): string {
-  return componentType(pipelineId);
-}
-
 class Checker {
   readonly problems: string[] = [];
   readonly prometheusConfigs = new Map<string, unknown>();
@@ -328,7 +324,7 @@ export function checkCollectorConfig(config: unknown, manifest: Manifest): Check
 
   for (const [pid, pipeline] of Object.entries(pipelines)) {
     const ppath = `service.pipelines.${pid}`;
-    const signal = signalOf(pid);
+    const signal = componentType(pid);
     if (!(SIGNALS as readonly string[]).includes(signal) || !ID.test(pid)) {
       problems.push(`${ppath}: pipeline id must be traces|metrics|logs[/name]`);
       continue;
@@ -385,7 +381,7 @@ export function checkCollectorConfig(config: unknown, manifest: Manifest): Check
     if (outOf.length === 0) problems.push(`connectors.${id}: not a receiver of any pipeline`);
     if (defs("connectors").get(id)?.same_signal) {
       for (const p of [...into, ...outOf]) {
-        if (signalOf(p) !== signalOf(into[0] ?? p)) {
+        if (componentType(p) !== componentType(into[0] ?? p)) {
           problems.push(`connectors.${id}: links pipelines of different signals (${p})`);
         }
       }
