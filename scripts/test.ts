@@ -15,6 +15,7 @@ const SYSTEM_PROGRAMS: Record<string, string> = {
   promtool: "prometheus",
   "prometheus-alertmanager": "prometheus-alertmanager",
   openssl: "openssl",
+  "docker-compose": "docker-compose",
 };
 
 function run(title: string, cmd: string, args: string[]): void {

@@ -20,6 +20,13 @@ export const METRIC_CATALOG = {
     labels: ["event_name", "service"],
     description: "Security events accepted for evaluation, by event name and service",
   },
+  authAttempts: {
+    name: "secmon_auth_attempts",
+    kind: "counter",
+    unit: "{attempt}",
+    labels: ["outcome", "service"],
+    description: "Evaluated auth.login events by outcome (success, failure, other) and service",
+  },
   eventsIgnored: {
     name: "secmon_events_ignored",
     kind: "counter",
