@@ -1,0 +1,328 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { alertFromFiring } from "../../src/alerts/build.ts";
+import type { AlertChange } from "../../src/alerts/types.ts";
+import { createSinkDispatcher } from "../../src/sinks/build.ts";
+import { webhookSinkSchema, type SinksConfig } from "../../src/sinks/config.ts";
+import type { SinkDispatcher } from "../../src/sinks/dispatcher.ts";
+import { verifySignature } from "../../src/sinks/signature.ts";
+import { firing, manualClock } from "../alerts/fixtures.ts";
+import { testMetrics } from "../alerts/metrics.ts";
+import { startReceiver } from "./receiver.ts";
+
+const SECRET = "s3cret-for-tests";
+const env = { HOOK_SECRET: SECRET };
+
+function change(
+  overrides: Parameters<typeof firing>[0] = {},
+  type: AlertChange["type"] = "alert.created",
+): AlertChange {
+  const f = firing(overrides);
+  return {
+    type,
+    alert: alertFromFiring(
+      f,
+      `alt_01JD3Q${Math.random().toString(36).slice(2, 8).toUpperCase()}`,
+      f.receivedAt,
+    ),
+  };
+}
+
+function webhook(url: string, extra: Record<string, unknown> = {}): SinksConfig {
+  return [
+    webhookSinkSchema.parse({ type: "webhook", name: "hook", url, secret: { env: "HOOK_SECRET" }, ...extra }),
+  ];
+}
+
+/** A clock and a sleep that moves it: retries happen at once, on the recorded schedule. */
+function fakeTime() {
+  const clock = manualClock();
+  const sleeps: number[] = [];
+  return {
+    clock: clock.now,
+    sleeps,
+    sleep: async (ms: number, signal: AbortSignal) => {
+      if (signal.aborted) throw signal.reason;
+      sleeps.push(ms);
+      clock.advance(ms);
+    },
+  };
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(
+  respond: Parameters<typeof startReceiver>[0],
+  extra: Record<string, unknown> = {},
+  opts: { random?: () => number } = {},
+): Promise<{
+  dispatcher: SinkDispatcher;
+  receiver: Awaited<ReturnType<typeof startReceiver>>;
+  time: ReturnType<typeof fakeTime>;
+  points: ReturnType<typeof testMetrics>["points"];
+}> {
+  const receiver = await startReceiver(respond);
+  const time = fakeTime();
+  const { metrics, points } = testMetrics();
+  const dispatcher = createSinkDispatcher(webhook(receiver.url, extra), {
+    env,
+    clock: time.clock,
+    sleep: time.sleep,
+    random: opts.random ?? (() => 1),
+    metrics,
+    drainMs: 1000,
+  });
+  await dispatcher.start();
+  cleanups.push(
+    () => receiver.close(),
+    () => dispatcher.stop(),
+  );
+  return { dispatcher, receiver, time, points };
+}
+
+describe("webhook sink", () => {
+  it("POSTs {type, alert} with a delivery id and a signature receivers can verify", async () => {
+    const { dispatcher, receiver, time } = await setup(undefined);
+    const c = change();
+    dispatcher.dispatch([c]);
+    await dispatcher.whenIdle();
+    expect(receiver.received).toHaveLength(1);
+    const r = receiver.received[0]!;
+    expect(r.headers["content-type"]).toBe("application/json");
+    expect(r.headers["x-secmon-delivery"]).toMatch(/^dlv_[0-9A-Z]{26}$/);
+    expect(JSON.parse(r.body)).toEqual({ type: "alert.created", alert: c.alert });
+    const sig = r.headers["x-secmon-signature"] as string;
+    expect(sig).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+    expect(verifySignature(SECRET, sig, r.body, time.clock())).toBe(true);
+    expect(verifySignature(SECRET, sig, Buffer.from(r.body), time.clock())).toBe(true);
+    // tampered body, wrong secret, stale or future timestamp, malformed header
+    expect(verifySignature(SECRET, sig, r.body.replace("high", "low"), time.clock())).toBe(false);
+    expect(verifySignature("other", sig, r.body, time.clock())).toBe(false);
+    expect(verifySignature(SECRET, sig, r.body, time.clock() + 301_000)).toBe(false);
+    expect(verifySignature(SECRET, sig, r.body, time.clock() - 301_000)).toBe(false);
+    expect(verifySignature(SECRET, "v1=abc", r.body, time.clock())).toBe(false);
+    expect(verifySignature(SECRET, undefined, r.body, time.clock())).toBe(false);
+    // a rotated secret: any v1 may match
+    const [t, v1] = sig.split(",");
+    expect(verifySignature(SECRET, `${t},v1=${"0".repeat(64)},${v1}`, r.body, time.clock())).toBe(true);
+  });
+
+  it("retries 500s with exponential backoff and full jitter, same delivery id, then succeeds", async () => {
+    const { dispatcher, receiver, time, points } = await setup((n, _r, res) =>
+      res.writeHead(n < 3 ? 500 : 200).end(),
+    );
+    dispatcher.dispatch([change()]);
+    await dispatcher.whenIdle();
+    expect(receiver.received).toHaveLength(4);
+    const ids = new Set(receiver.received.map((r) => r.headers["x-secmon-delivery"]));
+    expect(ids.size).toBe(1);
+    expect(time.sleeps).toEqual([1000, 2000, 4000]); // random() = 1: the ceiling of each backoff
+    // every attempt is signed afresh and verifies
+    for (const r of receiver.received) {
+      expect(verifySignature(SECRET, r.headers["x-secmon-signature"] as string, r.body, time.clock())).toBe(
+        true,
+      );
+    }
+    const outcomes = (await points("secmon_sink_deliveries")).map((p) => [p.attributes["outcome"], p.value]);
+    expect(outcomes).toEqual(
+      expect.arrayContaining([
+        ["retry", 3],
+        ["success", 1],
+      ]),
+    );
+    expect(await dispatcher.deadLetters.list({ limit: 10 })).toEqual({ dead_letters: [] });
+  });
+
+  it("jitters below the exponential ceiling", async () => {
+    const { dispatcher, time } = await setup(
+      (n, _r, res) => res.writeHead(n < 2 ? 503 : 200).end(),
+      {},
+      {
+        random: () => 0.5,
+      },
+    );
+    dispatcher.dispatch([change()]);
+    await dispatcher.whenIdle();
+    expect(time.sleeps).toEqual([500, 1000]);
+  });
+
+  it("honours Retry-After on 429 (seconds) and 503 (HTTP date)", async () => {
+    const { dispatcher, receiver, time } = await setup((n, _r, res) => {
+      if (n === 0) res.writeHead(429, { "retry-after": "7" }).end();
+      else if (n === 1)
+        res.writeHead(503, { "retry-after": new Date(time.clock() + 20_000).toUTCString() }).end();
+      else if (n === 2) res.writeHead(408).end();
+      else res.writeHead(202).end();
+    });
+    dispatcher.dispatch([change()]);
+    await dispatcher.whenIdle();
+    expect(receiver.received).toHaveLength(4);
+    expect(time.sleeps[0]).toBe(7000);
+    expect(time.sleeps[1]).toBeGreaterThan(18_000); // date resolution is 1 s
+    expect(time.sleeps[1]).toBeLessThanOrEqual(20_000);
+    expect(time.sleeps[2]).toBe(4000); // 408: backoff (third retry)
+  });
+
+  it("a final 4xx becomes a dead letter at once; replay delivers it with the same id", async () => {
+    let accept = false;
+    const { dispatcher, receiver } = await setup((_n, _r, res) => res.writeHead(accept ? 200 : 400).end());
+    dispatcher.dispatch([change()]);
+    await dispatcher.whenIdle();
+    expect(receiver.received).toHaveLength(1);
+    const { dead_letters } = await dispatcher.deadLetters.list({ limit: 10 });
+    expect(dead_letters).toHaveLength(1);
+    const dl = dead_letters[0]!;
+    expect(dl).toMatchObject({
+      sink: "hook",
+      reason: "final_status",
+      status: 400,
+      attempts: 1,
+      type: "alert.created",
+    });
+    expect(dl.id).toBe(receiver.received[0]!.headers["x-secmon-delivery"]);
+    accept = true;
+    await dispatcher.replay(dl.id);
+    await dispatcher.whenIdle();
+    expect(receiver.received).toHaveLength(2);
+    expect(receiver.received[1]!.headers["x-secmon-delivery"]).toBe(dl.id);
+    expect((await dispatcher.deadLetters.list({ limit: 10 })).dead_letters).toEqual([]);
+    await expect(dispatcher.replay(dl.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("gives up after max_retry_seconds: retries_exhausted", async () => {
+    const { dispatcher, receiver, time } = await setup((_n, _r, res) => res.writeHead(502).end(), {
+      max_retry_seconds: 10,
+    });
+    dispatcher.dispatch([change()]);
+    await dispatcher.whenIdle();
+    expect(time.sleeps).toEqual([1000, 2000, 4000]); // the next (8 s) would pass 10 s
+    expect(receiver.received).toHaveLength(4);
+    const [dl] = (await dispatcher.deadLetters.list({ limit: 10 })).dead_letters;
+    expect(dl).toMatchObject({ reason: "retries_exhausted", status: 502, attempts: 4 });
+  });
+
+  it("retries network errors (connection refused)", async () => {
+    const receiver = await startReceiver();
+    const url = receiver.url;
+    await receiver.close();
+    const time = fakeTime();
+    const dispatcher = createSinkDispatcher(webhook(url, { max_retry_seconds: 5 }), {
+      env,
+      clock: time.clock,
+      sleep: time.sleep,
+      random: () => 1,
+    });
+    dispatcher.dispatch([change()]);
+    await dispatcher.whenIdle();
+    const [dl] = (await dispatcher.deadLetters.list({ limit: 10 })).dead_letters;
+    expect(dl).toMatchObject({ reason: "retries_exhausted", attempts: 3 });
+    expect(dl?.detail).toMatch(/network error/);
+    await dispatcher.stop();
+  });
+
+  it("a slow receiver hits the timeout with bounded concurrency, and dispatch never blocks", async () => {
+    const { dispatcher, receiver } = await setup(() => {}, {
+      timeout_seconds: 0.5,
+      max_retry_seconds: 0,
+      max_concurrency: 2,
+      queue_capacity: 3,
+    });
+    const changes = Array.from({ length: 6 }, (_, i) => change({ rule: `r${i}` }));
+    const before = performance.now();
+    const returned = dispatcher.dispatch(changes);
+    expect(returned).toBeUndefined(); // synchronous: nothing to await
+    expect(performance.now() - before).toBeLessThan(50);
+    expect(receiver.received).toHaveLength(0);
+    // while two requests hang, nothing else is sent
+    await waitFor(() => receiver.received.length === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(receiver.received).toHaveLength(2);
+    await dispatcher.whenIdle();
+    // 2 taken at once + 3 queued; the 6th found the queue full
+    expect(receiver.received).toHaveLength(5);
+    const { dead_letters } = await dispatcher.deadLetters.list({ limit: 100 });
+    const reasons = dead_letters.map((d) => d.reason);
+    expect(reasons.filter((r) => r === "queue_full")).toHaveLength(1);
+    expect(reasons.filter((r) => r === "retries_exhausted")).toHaveLength(5);
+    expect(dead_letters.find((d) => d.reason === "retries_exhausted")?.detail).toMatch(
+      /timed out after 500 ms/,
+    );
+  });
+
+  it("filters by minimum severity, rules and change types", async () => {
+    const { dispatcher, receiver } = await setup(undefined, {
+      min_severity: "high",
+      rules: { include: ["brute_force", "api_scanning"], exclude: ["api_scanning"] },
+      events: ["alert.created", "alert.status_changed"],
+    });
+    dispatcher.dispatch([
+      change({ severity: "medium" }),
+      change({ severity: "critical" }),
+      change({ rule: "api_scanning" }),
+      change({ rule: "password_spray" }),
+      change({}, "alert.updated"),
+      change({}, "alert.status_changed"),
+    ]);
+    await dispatcher.whenIdle();
+    expect(receiver.received.map((r) => JSON.parse(r.body).type)).toEqual([
+      "alert.created",
+      "alert.status_changed",
+    ]);
+    expect(receiver.received.map((r) => JSON.parse(r.body).alert.severity)).toEqual(["critical", "high"]);
+  });
+
+  it("stop drains what is queued, then dead-letters what is left; idempotent and safe before start", async () => {
+    const unused = createSinkDispatcher([], {});
+    await unused.stop();
+    await unused.stop();
+
+    const time = fakeTime();
+    let hang = false;
+    const receiver = await startReceiver((_n, _r, res) => {
+      if (!hang) res.writeHead(500).end();
+    });
+    cleanups.push(() => receiver.close());
+    const dispatcher = createSinkDispatcher(webhook(receiver.url), {
+      env,
+      clock: time.clock,
+      // retries wait on the real timer here, so that stop() finds a delivery waiting
+      random: () => 1,
+      drainMs: 50,
+    });
+    dispatcher.dispatch([change()]);
+    await waitFor(() => receiver.received.length === 1);
+    hang = true;
+    await dispatcher.stop();
+    await dispatcher.stop();
+    const { dead_letters } = await dispatcher.deadLetters.list({ limit: 10 });
+    expect(dead_letters).toHaveLength(1);
+    expect(dead_letters[0]).toMatchObject({ reason: "shutdown" });
+    // after stop, changes become dead letters rather than being lost silently
+    dispatcher.dispatch([change()]);
+    await new Promise((r) => setImmediate(r));
+    expect((await dispatcher.deadLetters.list({ limit: 10 })).dead_letters).toHaveLength(2);
+    await expect(dispatcher.replay(dead_letters[0]!.id)).rejects.toMatchObject({ code: "SHUTTING_DOWN" });
+  });
+
+  it("bounds dead letters per sink and pages them newest first", async () => {
+    const { dispatcher } = await setup((_n, _r, res) => res.writeHead(410).end(), { max_dead_letters: 3 });
+    dispatcher.dispatch(Array.from({ length: 5 }, (_, i) => change({ rule: `r${i}` })));
+    await dispatcher.whenIdle();
+    const p1 = await dispatcher.deadLetters.list({ limit: 2 });
+    expect(p1.dead_letters.map((d) => d.alert.rule)).toEqual(["r4", "r3"]);
+    const p2 = await dispatcher.deadLetters.list({ limit: 2, cursor: p1.next_cursor! });
+    expect(p2.dead_letters.map((d) => d.alert.rule)).toEqual(["r2"]);
+    expect(p2.next_cursor).toBeUndefined();
+    expect(await dispatcher.deadLetters.counts()).toEqual({ hook: 3 });
+    await expect(dispatcher.deadLetters.list({ limit: 2, cursor: "x" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
+  });
+});
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(cond()).toBe(true);
+}
