@@ -19,6 +19,7 @@ import {
   type RecordResult,
   type UpdateResult,
 } from "./store.ts";
+import type { AlertsConfig } from "./config.ts";
 import type { Alert, Firing } from "./types.ts";
 
 export interface MemoryAlertStoreOptions {
@@ -50,6 +51,11 @@ export class MemoryAlertStore implements AlertStore {
   #order: string[] = [];
   /** groupKey → id of the latest alert of that (rule, group). */
   readonly #latest = new Map<string, string>();
+
+  /** A store bounded by the `alerts` config section. */
+  static fromConfig(config: Pick<AlertsConfig, "retention_seconds" | "max_alerts">): MemoryAlertStore {
+    return new MemoryAlertStore({ retentionSeconds: config.retention_seconds, maxAlerts: config.max_alerts });
+  }
 
   constructor(options: MemoryAlertStoreOptions = {}) {
     this.#retentionMs = (options.retentionSeconds ?? 30 * 86_400) * 1000;

@@ -1,9 +1,9 @@
-import { isIPv6 } from "node:net";
 import { ATTR, ATTR_EVENT_NAME, RESOURCE_ATTR } from "@secmon/semconv";
 import ipaddr from "ipaddr.js";
 import { LRUCache } from "lru-cache";
 import type { SampleEvent } from "../alerts/types.ts";
 import type { AttrValue, SecurityEvent } from "../event.ts";
+import { groupAddress } from "../rules/attributes.ts";
 
 /** Maps a client address to its group form (IPv4 as is, IPv6 as its prefix network). */
 export type AddressGrouper = (address: string) => string;
@@ -23,7 +23,8 @@ export interface RecentEventsOptions {
   readonly maxGroups?: number;
   /**
    * Group form of a client address. Pass the rules' own grouping (same IPv6 prefix) so that the
-   * rings line up with alert groups. Default: IPv6 by /64, IPv4-mapped as IPv4.
+   * rings line up with alert groups (e.g. `(a) => groupAddress(a, prefix)` from rules/attributes.ts).
+   * Default: that grouping at the spec's /64.
    */
   readonly addressGroup?: AddressGrouper;
 }
@@ -169,13 +170,12 @@ function toSample(e: SecurityEvent): SampleEvent {
   };
 }
 
-/** IPv4 as is, IPv4-mapped IPv6 as IPv4, other IPv6 as its /64 network; other text unchanged. */
+/** The spec's default IPv6 grouping prefix (security-events.md). */
+export const DEFAULT_IPV6_PREFIX = 64;
+
+/** The rules' own grouping at the default prefix: IPv4 (and mapped IPv4) as is, IPv6 as its /64. */
 export function defaultAddressGroup(address: string): string {
-  if (!address.includes(":") || !isIPv6(address)) return address;
-  const v6 = ipaddr.IPv6.parse(address);
-  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
-  const parts = v6.parts.slice(0, 4).concat([0, 0, 0, 0]);
-  return `${new ipaddr.IPv6(parts).toRFC5952String()}/64`;
+  return groupAddress(address, DEFAULT_IPV6_PREFIX);
 }
 
 /** A bounded memo, so a repeated address is parsed once. */

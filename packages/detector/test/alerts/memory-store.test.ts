@@ -1,5 +1,6 @@
 import { ATTR } from "@secmon/semconv";
 import { describe, expect, it } from "vitest";
+import { alertsSectionSchema } from "../../src/alerts/config.ts";
 import { MemoryAlertStore } from "../../src/alerts/memory-store.ts";
 import { SecmonError } from "../../src/errors.ts";
 import { T0, firing, sample } from "./fixtures.ts";
@@ -321,5 +322,20 @@ describe("MemoryAlertStore: counts and retention", () => {
     await store.record(firing({ rule: "r4" }), NOW + 11);
     expect(await store.get(ids[0] as string)).toBeUndefined();
     expect(store.size).toBe(3);
+  });
+});
+
+describe("alerts config section", () => {
+  it("has defaults and bounds, and sizes the memory store", async () => {
+    expect(alertsSectionSchema.parse(undefined)).toEqual({
+      retention_seconds: 30 * 86_400,
+      max_alerts: 10_000,
+      purge_interval_seconds: 60,
+    });
+    expect(alertsSectionSchema.safeParse({ max_alerts: 5 }).success).toBe(false);
+    expect(alertsSectionSchema.safeParse({ retention: 5 }).success).toBe(false);
+    const store = MemoryAlertStore.fromConfig(alertsSectionSchema.parse({ max_alerts: 100 }));
+    for (let i = 0; i < 101; i++) await store.record(firing({ rule: `r${i}` }), NOW);
+    expect(store.size).toBe(100);
   });
 });

@@ -1,5 +1,7 @@
 import { ATTR, AUTH_RESET_STAGE, EVENT } from "@secmon/semconv";
 import { describe, expect, it } from "vitest";
+import { createReportComponents } from "../../src/report/build.ts";
+import { reportSectionSchema } from "../../src/report/config.ts";
 import { MemoryReportStore } from "../../src/report/memory-store.ts";
 import { SecurityReporter, parsePeriod } from "../../src/report/reporter.ts";
 import { SpaceSaving, mergeTop } from "../../src/report/space-saving.ts";
@@ -127,5 +129,25 @@ describe("SpaceSaving", () => {
       { value: "b", count: 5, error: 0 },
       { value: "a", count: 3, error: 0 },
     ]);
+  });
+});
+
+describe("report config section", () => {
+  it("has bounded defaults and builds both observers", async () => {
+    const config = reportSectionSchema.parse(undefined);
+    expect(config).toEqual({
+      recent_events_per_group: 50,
+      recent_max_groups: 5000,
+      top_k_capacity: 100,
+      distinct_max_per_hour: 10_000,
+    });
+    expect(reportSectionSchema.safeParse({ recent_events_per_group: 0 }).success).toBe(false);
+    expect(reportSectionSchema.safeParse({ top_k: 5 }).success).toBe(false);
+    const { recentEvents, reporter } = createReportComponents(config, { clock: () => DAY0 + 1000 });
+    const batch = [failedLogin(DAY0, "192.0.2.1", "a")];
+    recentEvents.observe(batch);
+    reporter.observe(batch);
+    expect(recentEvents.eventsFor({ "client.address": "192.0.2.1" })).toHaveLength(1);
+    expect((await reporter.report("1h")).summary.failed_sign_ins).toBe(1);
   });
 });

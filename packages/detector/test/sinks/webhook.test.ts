@@ -306,6 +306,28 @@ describe("webhook sink", () => {
     await expect(dispatcher.replay(dead_letters[0]!.id)).rejects.toMatchObject({ code: "SHUTTING_DOWN" });
   });
 
+  it("observes queue depth, oldest undelivered age and dead letters per sink", async () => {
+    let release: (() => void) | undefined;
+    const { dispatcher, receiver, points } = await setup((n, _r, res) => {
+      if (n === 0) release = () => res.writeHead(400).end();
+      else res.writeHead(200).end();
+    });
+    dispatcher.dispatch([change()]);
+    await waitFor(() => receiver.received.length === 1);
+    dispatcher.dispatch([change(), change()]);
+    const depth = await points("secmon_sink_queue_depth");
+    expect(depth[0]).toMatchObject({ attributes: { sink: "hook" } });
+    expect(depth[0]?.value).toBeGreaterThanOrEqual(1); // the first one is still in flight
+    expect((await points("secmon_sink_oldest_undelivered_seconds"))[0]?.attributes).toEqual({ sink: "hook" });
+    release?.();
+    await dispatcher.whenIdle();
+    expect((await points("secmon_sink_queue_depth"))[0]?.value).toBe(0);
+    expect((await points("secmon_sink_dead_letters"))[0]).toMatchObject({
+      attributes: { sink: "hook" },
+      value: 1,
+    });
+  });
+
   it("bounds dead letters per sink and pages them newest first", async () => {
     const { dispatcher } = await setup((_n, _r, res) => res.writeHead(410).end(), { max_dead_letters: 3 });
     dispatcher.dispatch(Array.from({ length: 5 }, (_, i) => change({ rule: `r${i}` })));
