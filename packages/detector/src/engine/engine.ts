@@ -37,7 +37,7 @@ export interface RuleDescription {
   readonly description: string;
   readonly tags: readonly string[];
   /** The events each input counts (input 0: the rule's match), with their conditions. */
-  readonly inputs: readonly { readonly events: readonly string[]; readonly where: string }[];
+  readonly inputs: readonly { readonly events: string; readonly where: string }[];
   readonly groupBy: readonly string[];
   readonly detection: string;
   readonly windowSeconds?: number;
@@ -63,7 +63,7 @@ export function describeRule(rule: CompiledRule): RuleDescription {
     severity: rule.severity,
     description: spec.description.trim(),
     tags: spec.tags,
-    inputs: rule.inputs.map((input) => ({ events: input.events, where: input.where })),
+    inputs: rule.inputs.map((input) => ({ events: input.eventsText, where: input.where })),
     groupBy: spec.group_by,
     detection: rule.summary.text,
     ...(rule.summary.windowSeconds !== undefined ? { windowSeconds: rule.summary.windowSeconds } : {}),

@@ -86,6 +86,8 @@ export interface RuleKind<S extends { kind: string } = { kind: string }> {
 export interface CompiledInput {
   readonly input: number;
   readonly events: readonly string[];
+  /** The events as written, for people ("auth.login", "security events except api.request"). */
+  readonly eventsText: string;
   readonly predicate: EventPredicate;
   /** The condition as text, for people. */
   readonly where: string;

@@ -7,7 +7,7 @@ import { groupExtractor } from "./attributes.ts";
 import { rulesSectionSchema, type RuleOverride, type RulesConfig } from "./config.ts";
 import { explainIssues, formatDiagnostic, hasErrors } from "./diagnostics.ts";
 import { checkRule, loadRuleFiles, resolveEvents, type LoadedRule } from "./loader.ts";
-import type { RuleSpec } from "./language.ts";
+import type { EventsSpec, RuleSpec } from "./language.ts";
 import { compileWhere, whereText } from "./predicate.ts";
 import { parseTemplate } from "./template.ts";
 
@@ -80,6 +80,13 @@ export function applyOverrides(
   return out;
 }
 
+function eventsText(events: EventsSpec): string {
+  if (typeof events === "string") return events;
+  if (Array.isArray(events)) return events.join(", ");
+  const except = events.security_events_except;
+  return except.length ? `security events except ${except.join(", ")}` : "security events";
+}
+
 /** Turns validated rules into executable ones. */
 export function compileRule(rule: LoadedRule, config: RulesConfig): CompiledRule {
   const { spec, kind } = rule;
@@ -87,12 +94,14 @@ export function compileRule(rule: LoadedRule, config: RulesConfig): CompiledRule
     {
       input: 0,
       events: resolveEvents(spec.match.events),
+      eventsText: eventsText(spec.match.events),
       predicate: compileWhere(spec.match.where),
       where: whereText(spec.match.where),
     },
     ...(kind.extraInputs?.(spec.detect) ?? []).map((x, i) => ({
       input: i + 1,
       events: resolveEvents(x.match.events),
+      eventsText: eventsText(x.match.events),
       predicate: compileWhere(x.match.where),
       where: whereText(x.match.where),
     })),

@@ -35,7 +35,9 @@ export interface WindowGeometry {
 
 /**
  * Adds amounts to a numeric bucketed window (count: amount 1; sum: the attribute's value), point
- * by point in the given order, evaluating the window at each point's time after adding it.
+ * by point in the given order. After each point the group's current window is evaluated: the one
+ * ending at the newest event time the group has seen (so a late point completes the window it
+ * belongs to instead of opening an older one).
  */
 export interface WindowAddOp extends OpBase, WindowGeometry {
   readonly type: "window_add";
@@ -45,7 +47,10 @@ export interface WindowAddOp extends OpBase, WindowGeometry {
   readonly amounts: readonly number[];
 }
 
-/** Evaluates a numeric bucketed window at each time, without changing it. */
+/**
+ * Evaluates a numeric bucketed window at each given time (the window ending there: buckets after
+ * it do not count), without changing it.
+ */
 export interface WindowReadOp extends OpBase, WindowGeometry {
   readonly type: "window_read";
   /** Evaluation times, ascending. */
@@ -53,8 +58,8 @@ export interface WindowReadOp extends OpBase, WindowGeometry {
 }
 
 /**
- * Records members (e.g. user.hash values) of a distinct-count window, point by point, evaluating
- * the number of distinct members seen in the window at each point's time after adding it.
+ * Records members (e.g. user.hash values) of a distinct-count window, point by point; after each
+ * point, evaluates how many distinct members the group's current window holds (as WindowAddOp).
  */
 export interface DistinctAddOp extends OpBase, WindowGeometry {
   readonly type: "distinct_add";
@@ -95,7 +100,10 @@ export interface AggregateResult {
    * no point was evaluated.
    */
   readonly value: number;
-  /** The evaluation time at which `value` was found; null when no point was evaluated. */
+  /**
+   * The time the window that gave `value` ends at (adds: the group's newest event time then;
+   * reads: the given time); null when no point was evaluated.
+   */
   readonly at: number | null;
   /** Start of the oldest non-empty bucket in that window; null when it is empty. */
   readonly oldest: number | null;

@@ -1,4 +1,4 @@
-import type { BatchObservableResult, ObservableResult } from "@opentelemetry/api";
+import type { ObservableResult } from "@opentelemetry/api";
 import { SecmonError } from "../../errors.ts";
 import type { Metrics } from "../../metrics/catalog.ts";
 import {
@@ -27,41 +27,73 @@ export interface MemoryWindowStoreOptions {
 export const DEFAULT_MAX_GROUPS_PER_RULE = 50_000;
 export const DEFAULT_MAX_RECENT_BATCHES = 1024;
 
+/** Shared by entries that have no bucket yet; never written to (firstBucket replaces it). */
+const EMPTY_BUCKETS: number[] = [];
+
+/** What every group entry has: its key, its expiry clock, and its place in the rule's LRU list. */
+abstract class Entry {
+  readonly key: string;
+  newest = -Infinity;
+  ttlMs: number;
+  prev: Entry | null = null;
+  next: Entry | null = null;
+  constructor(key: string, ttlMs: number) {
+    this.key = key;
+    this.ttlMs = ttlMs;
+  }
+}
+
 /**
  * A numeric bucketed window of one group. `b` interleaves bucket starts and amounts,
  * `[start0, amount0, start1, amount1, …]`, ascending by start: one small array per group.
  */
-class WindowEntry {
-  newest = -Infinity;
-  ttlMs: number;
-  b: number[] = [];
-  constructor(ttlMs: number) {
-    this.ttlMs = ttlMs;
-  }
+class WindowEntry extends Entry {
+  b: number[] = EMPTY_BUCKETS;
 }
 
 /**
  * A distinct-count window of one group: each member's last bucket, and per bucket how many
  * members were last seen in it (`h`, interleaved like WindowEntry.b). Map order is the order of
- * last update, so the least recently seen member comes first.
+ * last update, so the least recently seen members come first.
  */
-class DistinctEntry {
-  newest = -Infinity;
-  ttlMs: number;
+class DistinctEntry extends Entry {
   members = new Map<string, number>();
-  h: number[] = [];
-  constructor(ttlMs: number) {
-    this.ttlMs = ttlMs;
-  }
+  h: number[] = EMPTY_BUCKETS;
+  /** The cutoff of the last pruning of members: pruning runs once per bucket. */
+  prunedTo = -Infinity;
 }
 
-type Entry = WindowEntry | DistinctEntry;
-
+/**
+ * The groups of one rule: a map for lookup and an intrusive doubly linked list in order of use
+ * (head: least recently used), so that touching, evicting and expiring are O(1).
+ */
 class RuleGroups {
-  /** Insertion order is least recently used first. */
-  readonly groups = new Map<string, Entry>();
+  readonly map = new Map<string, Entry>();
+  head: Entry | null = null;
+  tail: Entry | null = null;
   /** Newest event time any group of the rule has seen: the clock of expiry. */
   newest = -Infinity;
+
+  unlink(e: Entry): void {
+    if (e.prev) e.prev.next = e.next;
+    else this.head = e.next;
+    if (e.next) e.next.prev = e.prev;
+    else this.tail = e.prev;
+    e.prev = e.next = null;
+  }
+
+  append(e: Entry): void {
+    e.prev = this.tail;
+    e.next = null;
+    if (this.tail) this.tail.next = e;
+    else this.head = e;
+    this.tail = e;
+  }
+
+  remove(e: Entry): void {
+    this.unlink(e);
+    this.map.delete(e.key);
+  }
 }
 
 const EMPTY: AggregateResult = Object.freeze({
@@ -127,18 +159,18 @@ export class MemoryWindowStore implements WindowStore {
 
   /** Groups currently tracked for a rule. */
   groupCount(rule: string): number {
-    return this.#rules.get(rule)?.groups.size ?? 0;
+    return this.#rules.get(rule)?.map.size ?? 0;
   }
 
   /** Groups currently tracked, all rules together. */
   totalGroups(): number {
     let n = 0;
-    for (const r of this.#rules.values()) n += r.groups.size;
+    for (const r of this.#rules.values()) n += r.map.size;
     return n;
   }
 
-  readonly #observe = (result: ObservableResult | BatchObservableResult): void => {
-    for (const [rule, r] of this.#rules) (result as ObservableResult).observe(r.groups.size, { rule });
+  readonly #observe = (result: ObservableResult): void => {
+    for (const [rule, r] of this.#rules) result.observe(r.map.size, { rule });
   };
 
   #applyOne(op: StateOp): StateResult {
@@ -173,40 +205,42 @@ export class MemoryWindowStore implements WindowStore {
     r: RuleGroups,
     rule: string,
     key: string,
-    cls: new (ttlMs: number) => E,
+    cls: new (key: string, ttlMs: number) => E,
     ttlMs: number,
     create: boolean,
   ): E | undefined {
-    const found = r.groups.get(key);
+    const found = r.map.get(key);
     if (found !== undefined) {
-      r.groups.delete(key);
       if (found instanceof cls) {
-        r.groups.set(key, found);
         found.ttlMs = ttlMs;
+        if (r.tail !== found) {
+          r.unlink(found);
+          r.append(found);
+        }
         return found;
       }
+      r.remove(found);
     }
     if (!create) return undefined;
-    if (r.groups.size >= this.#maxGroups) {
-      const lru = r.groups.keys().next().value;
-      if (lru !== undefined) {
-        r.groups.delete(lru);
-        this.#metrics?.stateEvictions.add(1, { rule });
-      }
+    if (r.map.size >= this.#maxGroups && r.head) {
+      r.remove(r.head);
+      this.#metrics?.stateEvictions.add(1, { rule });
     }
-    const e = new cls(ttlMs);
-    r.groups.set(key, e);
+    const e = new cls(key, ttlMs);
+    r.map.set(key, e);
+    r.append(e);
     return e;
   }
 
   /** Drops the least recently used groups whose data has left every window. */
   #expire(r: RuleGroups): void {
-    for (const [key, e] of r.groups) {
-      if (e.newest + e.ttlMs >= r.newest) break;
-      r.groups.delete(key);
-    }
+    while (r.head && r.head.newest + r.head.ttlMs < r.newest) r.remove(r.head);
   }
 
+  /**
+   * Adds each point, then evaluates the group's current window: the one ending at its newest
+   * event, so that a late point completes the window it belongs to.
+   */
   #windowAdd(op: WindowAddOp): AggregateResult {
     const r = this.#ruleGroups(op.rule);
     const e = this.#entry(r, op.rule, op.key, WindowEntry, op.ttlMs, true)!;
@@ -230,17 +264,19 @@ export class MemoryWindowStore implements WindowStore {
         pruneBuckets(e.b, t - op.ttlMs);
       }
       const s = bucketStart(t, op.bucketMs);
-      addToBucket(e.b, s, amount);
-      if (s === evalBucket) {
+      if (e.b.length === 0) e.b = firstBucket(s, amount);
+      else addToBucket(e.b, s, amount);
+      const current = bucketStart(e.newest, op.bucketMs);
+      if (current !== evalBucket) {
+        evalBucket = current;
+        [sum, oldest] = sumRange(e.b, current - span, current);
+      } else if (s >= current - span) {
         sum += amount;
-        if (oldest === null) oldest = s;
-      } else {
-        evalBucket = s;
-        [sum, oldest] = sumRange(e.b, s - span, s);
+        if (oldest === null || s < oldest) oldest = s;
       }
       if (sum >= best) {
         best = sum;
-        at = t;
+        at = e.newest;
         bestOldest = oldest;
       }
     }
@@ -260,6 +296,7 @@ export class MemoryWindowStore implements WindowStore {
     });
   }
 
+  /** Like #windowAdd: adds each member, then evaluates the group's current window. */
   #distinctAdd(op: DistinctAddOp): AggregateResult {
     const r = this.#ruleGroups(op.rule);
     const e = this.#entry(r, op.rule, op.key, DistinctEntry, op.ttlMs, true)!;
@@ -282,21 +319,21 @@ export class MemoryWindowStore implements WindowStore {
       }
       if (t > e.newest) {
         e.newest = t;
-        pruneMembers(e, t - op.ttlMs);
+        pruneMembers(e, t - op.ttlMs, op.bucketMs);
       }
       const s = bucketStart(t, op.bucketMs);
-      const floor = s - span;
+      const current = bucketStart(e.newest, op.bucketMs);
+      const floor = current - span;
       const prev = e.members.get(member);
-      let delta = 0;
       let evicted = false;
+      let delta = 0;
       if (prev === undefined) {
         e.members.set(member, s);
-        addToBucket(e.h, s, 1);
-        delta = 1;
+        if (e.h.length === 0) e.h = firstBucket(s, 1);
+        else addToBucket(e.h, s, 1);
+        delta = s >= floor ? 1 : 0;
         if (e.members.size > max) {
-          const [lruMember, lruBucket] = e.members.entries().next().value!;
-          e.members.delete(lruMember);
-          addToBucket(e.h, lruBucket, -1);
+          forgetLeastRecent(e, e.members.size - max + Math.floor(max / 10));
           evicted = true;
         }
       } else if (prev < s) {
@@ -304,18 +341,19 @@ export class MemoryWindowStore implements WindowStore {
         e.members.set(member, s);
         addToBucket(e.h, prev, -1);
         addToBucket(e.h, s, 1);
-        delta = prev < floor ? 1 : 0;
+        delta = prev < floor && s >= floor ? 1 : 0;
       }
-      if (s === evalBucket && !evicted) {
+      // A member leaving the oldest bucket may empty it: recount rather than track it.
+      if (current !== evalBucket || evicted || (prev !== undefined && prev === oldest && prev < s)) {
+        evalBucket = current;
+        [count, oldest] = sumRange(e.h, floor, current);
+      } else if (delta > 0) {
         count += delta;
-        if (oldest === null && count > 0) oldest = s;
-      } else {
-        evalBucket = s;
-        [count, oldest] = sumRange(e.h, floor, s);
+        if (oldest === null || s < oldest) oldest = s;
       }
       if (count >= best) {
         best = count;
-        at = t;
+        at = e.newest;
         bestOldest = oldest;
       }
     }
@@ -376,6 +414,11 @@ function addToBucket(b: number[], s: number, amount: number): void {
   else b.splice(i + 2, 0, s, amount);
 }
 
+/** The first bucket of a group: an exact-size array (pushing onto [] reserves 17 slots). */
+function firstBucket(s: number, amount: number): number[] {
+  return [s, amount];
+}
+
 /** Sum of amounts of the buckets starting in [from, to], and the oldest non-empty one's start. */
 function sumRange(b: number[], from: number, to: number): [number, number | null] {
   let sum = 0;
@@ -400,11 +443,28 @@ function pruneBuckets(b: number[], cutoff: number): void {
   if (n > 0) b.splice(0, n);
 }
 
-/** Forgets the members last seen before `cutoff` (oldest first), then their buckets. */
-function pruneMembers(e: DistinctEntry, cutoff: number): void {
+/** Forgets the members last seen before `cutoff` (oldest first), then their buckets; once per bucket. */
+function pruneMembers(e: DistinctEntry, cutoff: number, bucketMs: number): void {
+  const to = bucketStart(cutoff, bucketMs);
+  if (to <= e.prunedTo) return;
+  e.prunedTo = to;
   for (const [member, s] of e.members) {
     if (s >= cutoff) break;
     e.members.delete(member);
   }
   pruneBuckets(e.h, cutoff);
+}
+
+/**
+ * Forgets the `n` least recently seen members in one pass. Past the cap a tenth of it goes at
+ * once, so passes are rare and iterating over the Map's deleted slots stays amortised.
+ */
+function forgetLeastRecent(e: DistinctEntry, n: number): void {
+  let dropped = 0;
+  for (const [member, s] of e.members) {
+    if (dropped >= n) break;
+    e.members.delete(member);
+    addToBucket(e.h, s, -1);
+    dropped++;
+  }
 }
