@@ -273,6 +273,16 @@ describe("webhook sink", () => {
     expect(receiver.received.map((r) => JSON.parse(r.body).alert.severity)).toEqual(["critical", "high"]);
   });
 
+  it("stop delivers what is already queued before it returns", async () => {
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    const dispatcher = createSinkDispatcher(webhook(receiver.url, { max_concurrency: 1 }), { env });
+    dispatcher.dispatch([change({ rule: "a" }), change({ rule: "b" }), change({ rule: "c" })]);
+    await dispatcher.stop();
+    expect(receiver.received.map((r) => JSON.parse(r.body).alert.rule)).toEqual(["a", "b", "c"]);
+    expect((await dispatcher.deadLetters.list({ limit: 10 })).dead_letters).toEqual([]);
+  });
+
   it("stop drains what is queued, then dead-letters what is left; idempotent and safe before start", async () => {
     const unused = createSinkDispatcher([], {});
     await unused.stop();
