@@ -22,7 +22,7 @@ import { reportFault } from "./faults.ts";
 import { hashIdentifier, hashSessionId, resolveHashKey } from "./hash.ts";
 import type { EmitLogger, MutableAttributes } from "./internal-types.ts";
 import { resolveLogger } from "./logger.ts";
-import { cleanPath, cleanText, flattenMetadata } from "./scrub.ts";
+import { cleanPath, cleanText, CleanTextCache, flattenMetadata } from "./scrub.ts";
 import type {
   AccountChangeInput,
   AccountLockedInput,
@@ -107,15 +107,38 @@ function idText(value: unknown): string | undefined {
   return cleanText(value, MAX_SHORT_TEXT);
 }
 
+/** IPv4 dotted quad, checked by hand (the hot path); anything with a colon goes to net.isIP. */
+function isIpAddress(value: string): boolean {
+  if (value.includes(":")) return isIP(value) === 6;
+  let parts = 0;
+  let digits = 0;
+  let octet = 0;
+  for (let i = 0; i <= value.length; i++) {
+    const c = i === value.length ? 46 : value.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || octet > 255 || (digits > 1 && value.charCodeAt(i - digits) === 48)) return false;
+      parts++;
+      digits = 0;
+      octet = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      octet = octet * 10 + (c - 48);
+      digits++;
+    } else {
+      return false;
+    }
+  }
+  return parts === 4;
+}
+
 function headerValue(value: string | readonly string[] | undefined): string | undefined {
   return typeof value === "string" ? value : value?.[0];
 }
 
 /** A route template from a caller: a path pattern (`/users/:id`, `/files/*`), never a query. */
-function routeText(value: unknown): string | undefined {
+function routeText(value: unknown, cache: CleanTextCache): string | undefined {
   if (typeof value !== "string" || (!value.startsWith("/") && value !== "*")) return undefined;
-  if (/[?#]/.test(value)) return undefined;
-  return cleanText(value, MAX_SHORT_TEXT);
+  if (value.includes("?") || value.includes("#")) return undefined;
+  return cache.get(value);
 }
 
 /**
@@ -136,19 +159,19 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
   const logger: EmitLogger = resolveLogger(options.loggerProvider);
   const includeUserName = options.includeUserName === true;
   const clock = options.clock ?? Date.now;
+  // User-Agents and route templates repeat from request to request: scrub each once
+  const userAgents = new CleanTextCache(MAX_USER_AGENT);
+  const routes = new CleanTextCache(MAX_SHORT_TEXT);
 
   /** Attributes every event shares, from the caller's context. */
   function baseAttributes(input: EventContext): MutableAttributes {
     const attributes: MutableAttributes = {};
     const request = input.request;
     const address = input.clientAddress ?? request?.ip;
-    if (typeof address === "string" && address !== "" && isIP(address) !== 0) {
+    if (typeof address === "string" && address !== "" && isIpAddress(address)) {
       attributes[ATTR.CLIENT_ADDRESS] = address;
     }
-    const userAgent = cleanText(
-      input.userAgent ?? headerValue(request?.headers?.["user-agent"]),
-      MAX_USER_AGENT,
-    );
+    const userAgent = userAgents.get(input.userAgent ?? headerValue(request?.headers?.["user-agent"]));
     if (userAgent !== undefined) attributes[ATTR.USER_AGENT_ORIGINAL] = userAgent;
     if (input.userId !== undefined && input.userId !== null) {
       const userId = idText(input.userId);
@@ -314,7 +337,7 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
     const field = cleanText(input.field, MAX_SHORT_TEXT);
     if (field !== undefined) attributes[ATTR.INPUT_FIELD] = field;
     attributes[ATTR.INPUT_RULE] = rule;
-    const route = routeText(input.route);
+    const route = routeText(input.route, routes);
     if (route !== undefined) attributes[ATTR.HTTP_ROUTE] = route;
     const path = cleanPath(input.path);
     if (path !== undefined) attributes[ATTR.URL_PATH] = path;
@@ -345,7 +368,7 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
     const rawMethod = typeof input.method === "string" ? input.method.toUpperCase() : "";
     const method = HTTP_METHODS.has(rawMethod) ? rawMethod : "_OTHER";
     attributes[ATTR.HTTP_REQUEST_METHOD] = method;
-    const route = routeText(input.route);
+    const route = routeText(input.route, routes);
     if (route !== undefined) attributes[ATTR.HTTP_ROUTE] = route;
     const path = cleanPath(input.path);
     if (path !== undefined) attributes[ATTR.URL_PATH] = path;

@@ -106,29 +106,76 @@ const SECRET_NAME =
   "one[-_ ]?time[-_ ]?(?:code|password|pin)|session[-_ ]?id|sid|access[-_ ]?key|private[-_ ]?key|" +
   "client[-_ ]?secret|credentials?)";
 
-const SECRET_VALUE = new RegExp(
-  [
-    // Authorization header values
-    String.raw`\bbearer\s+[\w~+/.=-]{6,}`,
-    String.raw`\bbasic\s+[a-z0-9+/]{6,}={0,2}`,
-    String.raw`\b(?:token|digest|negotiate|apikey)\s+[\w~+/.=-]{16,}`,
-    // JWT / JWS / JWE compact form
-    String.raw`\beyJ[\w-]{4,}\.[\w-]{4,}\.`,
-    // password=…, "token": "…", api_key: …, X-Api-Key: …, also URL-encoded "="
-    SECRET_NAME + String.raw`["']?\s*(?:[:=]|%3d)`,
-    // credentials in a URL: scheme://user:password@host
-    String.raw`\b[a-z][a-z0-9+.-]*://[^\s/:@]*:[^\s/@]+@`,
-    // key material
-    String.raw`-----BEGIN [A-Z ]*PRIVATE KEY-----`,
-    // well-known token formats (GitHub, Slack, Stripe, AWS, Google)
-    String.raw`\b(?:gh[pousr]_[A-Za-z0-9]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}|AKIA[0-9A-Z]{16}|AIza[\w-]{30,})`,
-  ].join("|"),
-  "i",
-);
+/** `password=…`, `"token": …`, `x-api-key: …`, also with a URL-encoded `=`. */
+const KEY_VALUE = new RegExp(SECRET_NAME + String.raw`["']?\s*(?:[:=]|%3d)`, "i");
+/** Authorization header values. */
+const AUTH_SCHEME =
+  /\b(?:bearer\s+[\w~+/.=-]{6,}|basic\s+[a-z0-9+/]{6,}|(?:token|digest|negotiate|apikey)\s+[\w~+/.=-]{16,})/i;
+/** JWT / JWS / JWE compact form. */
+const JWT = /\beyJ[\w-]{4,}\.[\w-]{4,}\./;
+/** Credentials in a URL: scheme://user:password@host. */
+const URL_CREDENTIALS = /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:[^\s/@]+@/i;
+const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+/** Well-known token formats (GitHub, Slack, Stripe, AWS, Google). */
+const TOKEN_FORMAT =
+  /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}|AKIA[0-9A-Z]{16}|AIza[\w-]{30,})/;
 
-/** True when the value looks like a credential or carries one (see the module comment). */
+/**
+ * True when the value looks like a credential or carries one (see the module comment). One pass
+ * over the characters decides which patterns can match at all, so the common case (a path, an id,
+ * a User-Agent) runs no regular expression.
+ */
 export function looksLikeSecret(value: string): boolean {
-  return SECRET_VALUE.test(value);
+  let colon = false;
+  let pairs = false; // '=' or '%' (an encoded '=')
+  let space = false;
+  let at = false;
+  let e = false;
+  let dash = false;
+  let underscore = false;
+  let upperA = false;
+  let x = false;
+  for (let i = 0; i < value.length; i++) {
+    switch (value.charCodeAt(i)) {
+      case 58: // :
+        colon = true;
+        break;
+      case 61: // =
+      case 37: // %
+        pairs = true;
+        break;
+      case 32: // space
+      case 9: // tab
+      case 10: // newline
+      case 13:
+        space = true;
+        break;
+      case 64: // @
+        at = true;
+        break;
+      case 101: // e
+        e = true;
+        break;
+      case 45: // -
+        dash = true;
+        break;
+      case 95: // _
+        underscore = true;
+        break;
+      case 65: // A
+        upperA = true;
+        break;
+      case 120: // x
+        x = true;
+        break;
+    }
+  }
+  if ((colon || pairs) && KEY_VALUE.test(value)) return true;
+  if (colon && at && URL_CREDENTIALS.test(value)) return true;
+  if (e && value.includes("eyJ") && JWT.test(value)) return true;
+  if (space && (AUTH_SCHEME.test(value) || (dash && PRIVATE_KEY.test(value)))) return true;
+  if (value.length < 14) return false;
+  return (underscore || (x && dash) || upperA) && TOKEN_FORMAT.test(value);
 }
 
 /**
@@ -139,12 +186,37 @@ export function looksLikeSecret(value: string): boolean {
 export function cleanText(value: unknown, maxLength: number): string | undefined {
   if (typeof value !== "string" || value === "") return undefined;
   const scanned = value.length > maxLength + 256 ? value.slice(0, maxLength + 256) : value;
-  if (SECRET_VALUE.test(scanned)) return undefined;
+  if (looksLikeSecret(scanned)) return undefined;
   return value.length > maxLength ? value.slice(0, maxLength) : value;
 }
 
-/** Segments of a path worth a closer look: `=` (also encoded), `;` matrix parameters, JWT prefixes. */
-const PATH_SUSPECT = /[=;]|%3d|eyJ/i;
+/**
+ * `cleanText` with a bounded memo, for values that repeat across requests (User-Agents, route
+ * templates). The memo lives in the process only; it is cleared when full.
+ */
+export class CleanTextCache {
+  readonly #maxLength: number;
+  readonly #limit: number;
+  readonly #memo = new Map<string, string | null>();
+
+  constructor(maxLength: number, limit = 512) {
+    this.#maxLength = maxLength;
+    this.#limit = limit;
+  }
+
+  get(value: unknown): string | undefined {
+    if (typeof value !== "string" || value === "") return undefined;
+    const known = this.#memo.get(value);
+    if (known !== undefined) return known ?? undefined;
+    const cleaned = cleanText(value, this.#maxLength);
+    if (value.length <= 2048) {
+      if (this.#memo.size >= this.#limit) this.#memo.clear();
+      this.#memo.set(value, cleaned ?? null);
+    }
+    return cleaned;
+  }
+}
+
 export const REDACTED_SEGMENT = "[redacted]";
 
 /**
@@ -153,19 +225,25 @@ export const REDACTED_SEGMENT = "[redacted]";
  * undefined for values that are not paths.
  */
 export function cleanPath(value: unknown, maxLength = 1024): string | undefined {
-  if (typeof value !== "string" || value === "") return undefined;
-  let path = value;
-  const cut = path.search(/[?#]/);
-  if (cut >= 0) path = path.slice(0, cut);
-  if (path.length > maxLength) path = path.slice(0, maxLength);
-  if (!path.startsWith("/")) return undefined;
-  if (!PATH_SUSPECT.test(path) && !SECRET_VALUE.test(path)) return path;
+  if (typeof value !== "string" || value.charCodeAt(0) !== 47 /* / */) return undefined;
+  let end = Math.min(value.length, maxLength);
+  let suspect = false; // '=', ';' or '%': parameters or encoded characters in a segment
+  for (let i = 0; i < end; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 63 /* ? */ || c === 35 /* # */) {
+      end = i;
+      break;
+    }
+    if (c === 61 || c === 59 || c === 37) suspect = true;
+  }
+  const path = end === value.length ? value : value.slice(0, end);
+  if (!suspect && !looksLikeSecret(path)) return path;
   return path
     .split("/")
     .map((segment) => {
       const semi = segment.indexOf(";");
       const head = semi >= 0 ? segment.slice(0, semi) : segment;
-      if (SECRET_VALUE.test(head) || head.includes("=") || /%3d/i.test(head)) return REDACTED_SEGMENT;
+      if (looksLikeSecret(head) || head.includes("=") || /%3d/i.test(head)) return REDACTED_SEGMENT;
       return semi >= 0 ? head : segment;
     })
     .join("/");

@@ -284,6 +284,26 @@ describe("shared behaviour", () => {
     expect(record.attributes).not.toHaveProperty(ATTR.CLIENT_ADDRESS);
   });
 
+  it.each([
+    ["203.0.113.7", true],
+    ["0.0.0.0", true],
+    ["255.255.255.255", true],
+    ["::ffff:192.0.2.1", true],
+    ["2001:db8::1", true],
+    ["256.1.1.1", false],
+    ["01.2.3.4", false],
+    ["1.2.3", false],
+    ["1.2.3.4.5", false],
+    ["1..3.4", false],
+    ["1.2.3.4 ", false],
+    ["hunter2", false],
+    ["2001:db8::zz", false],
+  ])("client.address %s accepted: %s", (address, accepted) => {
+    logs = memoryLogs();
+    logs.events.logout({ clientAddress: address });
+    expect(only(EVENT.AUTH_LOGOUT).attributes[ATTR.CLIENT_ADDRESS]).toBe(accepted ? address : undefined);
+  });
+
   it("accepts IPv6 addresses and an explicit time", () => {
     logs = memoryLogs();
     logs.events.logout({ clientAddress: "2001:db8::1", time: new Date(T0) });

@@ -1,0 +1,124 @@
+/**
+ * Cost of one emitted event on the hot path (the synchronous part, in the request), through the
+ * real SDK: LoggerProvider → SimpleLogRecordProcessor or BatchLogRecordProcessor → an exporter
+ * that does nothing. Emits in chunks of 256 and yields between chunks, so the batch processor
+ * exports (off the hot path) and never drops.
+ */
+import { performance } from "node:perf_hooks";
+import { BatchLogRecordProcessor, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
+import type { LogRecordExporter, LogRecordProcessor, ReadableLogRecord } from "@opentelemetry/sdk-logs";
+import { createSecurityEvents } from "@secmon/instrumentation";
+import type { SecurityEvents } from "@secmon/instrumentation";
+
+type ExportCallback = Parameters<LogRecordExporter["export"]>[1];
+/** ExportResultCode.SUCCESS of @opentelemetry/core. */
+const SUCCESS = 0;
+
+class NoopExporter implements LogRecordExporter {
+  exported = 0;
+  export(records: ReadableLogRecord[], done: ExportCallback): void {
+    this.exported += records.length;
+    done({ code: SUCCESS });
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const request = {
+  ip: "203.0.113.7",
+  headers: {
+    "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0",
+  },
+};
+
+/** The events measured: what the middleware emits per request, and a sign-in failure (hashes). */
+const SCENARIOS: Record<string, (events: SecurityEvents, i: number) => void> = {
+  "api.request (middleware event, no identifier)": (events, i) =>
+    events.apiRequest({
+      request,
+      userId: "u-42",
+      method: "GET",
+      route: "/users/:id",
+      path: "/users/42",
+      statusCode: 200,
+      durationSeconds: 0.000731 + i * 1e-9,
+      responseBodySize: 27,
+      requestBodySize: 0,
+    }),
+  "auth.login failure (identifier hashed)": (events) =>
+    events.loginFailure({ request, identifier: "alice@example.com", reason: "invalid_credentials" }),
+  "data.access with 3 metadata keys": (events) =>
+    events.dataAccess({
+      request,
+      userId: "u-42",
+      resource: "report",
+      operation: "export",
+      recordCount: 1,
+      bytes: 4096,
+      metadata: { tenant: "acme", format: "csv", rows: 120 },
+    }),
+};
+
+export interface HotPathResult {
+  readonly processor: string;
+  readonly scenario: string;
+  /** Median over rounds of the synchronous cost, ns per event. */
+  readonly nsPerEvent: number;
+  readonly exported: number;
+}
+
+const CHUNK = 256;
+const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
+
+async function measure(
+  makeProcessor: (exporter: LogRecordExporter) => LogRecordProcessor,
+  scenario: (events: SecurityEvents, i: number) => void,
+  iterations: number,
+  rounds: number,
+): Promise<{ nsPerEvent: number; exported: number }> {
+  const exporter = new NoopExporter();
+  const provider = new LoggerProvider({ processors: [makeProcessor(exporter)] });
+  const events = createSecurityEvents({
+    hashSecret: "bench-secret-0123456789abcdef",
+    environment: "production",
+    loggerProvider: provider,
+  });
+  const run = async (count: number): Promise<number> => {
+    let busy = 0;
+    for (let done = 0; done < count; done += CHUNK) {
+      const start = performance.now();
+      for (let i = 0; i < CHUNK; i++) scenario(events, i);
+      busy += performance.now() - start;
+      await yieldToLoop();
+    }
+    return busy;
+  };
+  await run(Math.min(iterations, 50_000)); // warm-up
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const busyMs = await run(iterations);
+    samples.push((busyMs * 1e6) / iterations);
+  }
+  await provider.shutdown();
+  samples.sort((a, b) => a - b);
+  return { nsPerEvent: samples[Math.floor(samples.length / 2)]!, exported: exporter.exported };
+}
+
+export async function hotPath(iterations: number, rounds: number): Promise<HotPathResult[]> {
+  const processors: Record<string, (exporter: LogRecordExporter) => LogRecordProcessor> = {
+    "Simple + no-op exporter": (exporter) => new SimpleLogRecordProcessor({ exporter }),
+    "Batch + no-op exporter": (exporter) => new BatchLogRecordProcessor({ exporter }),
+  };
+  const results: HotPathResult[] = [];
+  for (const [processor, make] of Object.entries(processors)) {
+    for (const [scenario, fn] of Object.entries(SCENARIOS)) {
+      const { nsPerEvent, exported } = await measure(make, fn, iterations, rounds);
+      results.push({ processor, scenario, nsPerEvent, exported });
+    }
+  }
+  return results;
+}
