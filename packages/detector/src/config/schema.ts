@@ -1,13 +1,26 @@
 import { z } from "zod";
+import { alertsSectionSchema } from "../alerts/config.ts";
+import { apiSectionSchema } from "../api/config.ts";
+import { receiversSectionSchema } from "../receiver/config.ts";
+import { reportSectionSchema } from "../report/config.ts";
+import { rulesSectionSchema } from "../rules/config.ts";
+import { sinksSectionSchema } from "../sinks/config.ts";
 import { ingestSectionSchema, logSectionSchema, metricsSectionSchema } from "./sections.ts";
 
 /**
- * The detector's one configuration schema: defaults, bounds and descriptions for every key.
+ * The detector's one configuration schema: defaults, bounds and descriptions for every key,
+ * composed from the sections that live beside the components they configure.
  * `docs/configuration.md` is generated from it (`pnpm docs`), and a test keeps the two in step.
  */
 export const configSchema = z
   .strictObject({
+    receivers: receiversSectionSchema,
     ingest: ingestSectionSchema,
+    rules: rulesSectionSchema,
+    alerts: alertsSectionSchema,
+    report: reportSectionSchema,
+    sinks: sinksSectionSchema,
+    api: apiSectionSchema,
     metrics: metricsSectionSchema,
     log: logSectionSchema,
   })
