@@ -102,6 +102,12 @@ function nonNegativeInt(value: unknown): number | undefined {
   return Math.trunc(value);
 }
 
+/** A caller's event time, when usable (a valid Date or finite epoch milliseconds). */
+function validTime(value: unknown): Date | number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  return value instanceof Date && Number.isFinite(value.getTime()) ? value : undefined;
+}
+
 function idText(value: unknown): string | undefined {
   if (typeof value === "number") return Number.isFinite(value) ? String(value) : undefined;
   return cleanText(value, MAX_SHORT_TEXT);
@@ -211,7 +217,7 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
       severityText: severity.text,
       body,
       attributes,
-      timestamp: time ?? clock(),
+      timestamp: validTime(time) ?? clock(),
       context: context.active(),
     };
     logger.emit(record);

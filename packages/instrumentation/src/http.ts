@@ -33,16 +33,44 @@ function count(
   }
 }
 
-function countingWrite(this: TrackedResponse, ...args: unknown[]): boolean {
+// Explicit parameters and `arguments.length` (not rest arrays): no allocation per call, and the
+// original sees exactly the arguments the caller passed.
+function countingWrite(
+  this: TrackedResponse,
+  chunk?: unknown,
+  encoding?: unknown,
+  callback?: unknown,
+): boolean {
   const tracking = this[TRACKING] as ResponseTracking;
-  count(this, tracking, args[0], args[1]);
-  return tracking.write.apply(this, args);
+  count(this, tracking, chunk, encoding);
+  switch (arguments.length) {
+    case 1:
+      return tracking.write.call(this, chunk);
+    case 2:
+      return tracking.write.call(this, chunk, encoding);
+    default:
+      return tracking.write.call(this, chunk, encoding, callback);
+  }
 }
 
-function countingEnd(this: TrackedResponse, ...args: unknown[]): unknown {
+function countingEnd(
+  this: TrackedResponse,
+  chunk?: unknown,
+  encoding?: unknown,
+  callback?: unknown,
+): unknown {
   const tracking = this[TRACKING] as ResponseTracking;
-  if (typeof args[0] !== "function") count(this, tracking, args[0], args[1]);
-  return tracking.end.apply(this, args);
+  if (typeof chunk !== "function") count(this, tracking, chunk, encoding);
+  switch (arguments.length) {
+    case 0:
+      return tracking.end.call(this);
+    case 1:
+      return tracking.end.call(this, chunk);
+    case 2:
+      return tracking.end.call(this, chunk, encoding);
+    default:
+      return tracking.end.call(this, chunk, encoding, callback);
+  }
 }
 
 function onClose(this: TrackedResponse): void {
@@ -78,7 +106,7 @@ export function trackResponse(
   };
   response.write = countingWrite as ServerResponse["write"];
   response.end = countingEnd as ServerResponse["end"];
-  response.once("close", onClose);
+  response.on("close", onClose); // `done` makes it fire once; `on` avoids a wrapper per request
   return true;
 }
 

@@ -304,6 +304,13 @@ describe("shared behaviour", () => {
     expect(only(EVENT.AUTH_LOGOUT).attributes[ATTR.CLIENT_ADDRESS]).toBe(accepted ? address : undefined);
   });
 
+  it("falls back to the clock for an unusable time", () => {
+    logs = memoryLogs({ clock: () => T0 });
+    logs.events.logout({ time: new Date(Number.NaN) });
+    logs.events.logout({ time: "yesterday" as never });
+    expect(logs.records(EVENT.AUTH_LOGOUT).map((r) => r.hrTime[0])).toEqual([T0 / 1000, T0 / 1000]);
+  });
+
   it("accepts IPv6 addresses and an explicit time", () => {
     logs = memoryLogs();
     logs.events.logout({ clientAddress: "2001:db8::1", time: new Date(T0) });
