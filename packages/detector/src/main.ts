@@ -1,0 +1,228 @@
+import type { IMetricReader } from "@opentelemetry/sdk-metrics";
+import pino, { type Logger } from "pino";
+import pretty from "pino-pretty";
+import { ApiServer, type ComponentHealth, type Readiness } from "./api/server.ts";
+import { apiBaseUrl } from "./api/config.ts";
+import { AlertManager } from "./alerts/manager.ts";
+import { MemoryAlertStore } from "./alerts/memory-store.ts";
+import type { AlertChange } from "./alerts/types.ts";
+import { AuthOutcomeCounter } from "./auth-outcomes.ts";
+import type { Config } from "./config/schema.ts";
+import { resolveSecret } from "./config/secret.ts";
+import { Engine } from "./engine/engine.ts";
+import { Pipeline } from "./pipeline.ts";
+import { OtlpGrpcReceiver } from "./receiver/otlp-grpc.ts";
+import { OtlpHttpReceiver } from "./receiver/otlp-http.ts";
+import { createReportComponents } from "./report/build.ts";
+import { groupAddress } from "./rules/attributes.ts";
+import { loadRules } from "./rules/compile.ts";
+import type { CompiledRule } from "./engine/types.ts";
+import { createSinkDispatcher } from "./sinks/build.ts";
+import type { SinkDispatcher } from "./sinks/dispatcher.ts";
+import { MemoryWindowStore } from "./state/memory/store.ts";
+import type { WindowStore } from "./state/types.ts";
+import { Telemetry } from "./telemetry.ts";
+
+export interface DetectorOptions {
+  /** Where `{ env }` secrets are read. Default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Detector clock in ms. Default Date.now. */
+  readonly clock?: () => number;
+  readonly logger?: Logger;
+  /** More metric readers (tests, the demo's summary). */
+  readonly metricReaders?: IMetricReader[];
+  /** Called with every alert change after it is recorded (besides the configured sinks). */
+  readonly onChanges?: (changes: readonly AlertChange[]) => void;
+}
+
+/** Where a started detector listens (ports are the bound ones, useful with port 0). */
+export interface DetectorAddresses {
+  readonly grpc?: string;
+  readonly http?: string;
+  readonly api?: string;
+  readonly metrics?: string;
+}
+
+interface Component {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The logger of the detector's own log (stderr), from the `log` section. */
+export function createLogger(config: Config["log"]): Logger {
+  const options = { level: config.level, base: { service: "secmon-detector" } };
+  if (config.format === "json") return pino(options, pino.destination({ fd: 2, sync: false }));
+  return pino(options, pretty({ destination: 2, sync: true, ignore: "pid,hostname,service" }));
+}
+
+/**
+ * The detector, wired from one validated config: receivers → pipeline (rules on a window store)
+ * → alerts → sinks, with the HTTP API and the detector's own metrics beside them. Components
+ * start in dependency order and stop in reverse; `stop()` drains what is in flight.
+ */
+export class Detector {
+  readonly config: Config;
+  readonly telemetry: Telemetry;
+  readonly rules: readonly CompiledRule[];
+  readonly windows: WindowStore;
+  readonly alerts: AlertManager;
+  readonly dispatcher: SinkDispatcher;
+  readonly pipeline: Pipeline;
+  readonly api: ApiServer | undefined;
+  readonly grpc: OtlpGrpcReceiver | undefined;
+  readonly http: OtlpHttpReceiver | undefined;
+  readonly logger: Logger;
+  readonly #components: Component[];
+  #started: Component[] = [];
+  #stopping: Promise<void> | undefined;
+
+  constructor(config: Config, options: DetectorOptions = {}) {
+    const env = options.env ?? process.env;
+    const clock = options.clock ?? Date.now;
+    this.config = config;
+    this.logger = options.logger ?? createLogger(config.log);
+    this.telemetry = new Telemetry(config.metrics, options.metricReaders);
+    const metrics = this.telemetry.metrics;
+
+    this.rules = loadRules(config.rules);
+    this.windows = new MemoryWindowStore({ maxGroupsPerRule: config.rules.max_groups_per_rule, metrics });
+    const engine = new Engine({
+      rules: this.rules,
+      store: this.windows,
+      metrics,
+      maxClockSkewSeconds: config.rules.max_clock_skew_seconds,
+    });
+
+    const baseUrl = apiBaseUrl(config.api);
+    this.dispatcher = createSinkDispatcher(config.sinks, {
+      env,
+      metrics,
+      clock,
+      ...(baseUrl ? { apiBaseUrl: baseUrl } : {}),
+      onError: (err) => this.logger.error({ err }, "alert delivery store failed"),
+    });
+    this.alerts = new AlertManager({
+      store: new MemoryAlertStore({
+        retentionSeconds: config.alerts.retention_seconds,
+        maxAlerts: config.alerts.max_alerts,
+      }),
+      clock,
+      metrics,
+      purgeIntervalSeconds: config.alerts.purge_interval_seconds,
+      onChanges: (changes) => {
+        this.dispatcher.dispatch(changes);
+        options.onChanges?.(changes);
+      },
+    });
+
+    const prefix = config.rules.ipv6_group_prefix;
+    const { recentEvents, reporter } = createReportComponents(config.report, {
+      clock,
+      addressGroup: (address) => groupAddress(address, prefix),
+      onError: (err) => this.logger.warn({ err }, "report store failed"),
+    });
+    this.pipeline = new Pipeline({
+      evaluator: engine,
+      alerting: this.alerts,
+      observers: [recentEvents, reporter, new AuthOutcomeCounter(metrics)],
+      metrics,
+      maxInFlightEvents: config.ingest.max_in_flight_events,
+    });
+
+    const secret = (ref: Parameters<typeof resolveSecret>[0]) => resolveSecret(ref, env);
+    const receiverOptions = { ingestor: this.pipeline, metrics, now: clock, resolveSecret: secret };
+    const otlp = config.receivers.otlp;
+    this.grpc = otlp.grpc.enabled
+      ? new OtlpGrpcReceiver({ ...receiverOptions, config: otlp.grpc })
+      : undefined;
+    this.http = otlp.http.enabled
+      ? new OtlpHttpReceiver({ ...receiverOptions, config: otlp.http })
+      : undefined;
+    this.api = config.api.enabled
+      ? new ApiServer({
+          config: config.api,
+          alerts: this.alerts,
+          recentEvents,
+          reporter,
+          dispatcher: this.dispatcher,
+          readiness: () => this.readiness(),
+          env,
+          clock,
+        })
+      : undefined;
+
+    const named = (name: string, c: { start(): Promise<void>; stop(): Promise<void> } | undefined) =>
+      c ? [{ name, start: () => c.start(), stop: () => c.stop() }] : [];
+    this.#components = [
+      ...named("telemetry", this.telemetry),
+      ...named("window store", this.windows),
+      ...named("sinks", this.dispatcher),
+      ...named("alerts", this.alerts),
+      ...named("pipeline", this.pipeline),
+      ...named("api", this.api),
+      ...named("otlp/grpc receiver", this.grpc),
+      ...named("otlp/http receiver", this.http),
+    ];
+  }
+
+  /** Ready when every component started and the receivers listen. */
+  async readiness(): Promise<Readiness> {
+    const checks: Record<string, ComponentHealth> = {};
+    for (const c of this.#components) {
+      const up = this.#started.includes(c);
+      checks[c.name] = up ? { healthy: true } : { healthy: false, detail: "not started" };
+    }
+    if (this.#stopping) checks["detector"] = { healthy: false, detail: "shutting down" };
+    return { ready: Object.values(checks).every((c) => c.healthy), checks };
+  }
+
+  get addresses(): DetectorAddresses {
+    const host = (endpoint: string) => endpoint.replace(/:\d+$/, "");
+    const otlp = this.config.receivers.otlp;
+    const prom = this.config.metrics.prometheus;
+    return {
+      ...(this.grpc?.port !== undefined ? { grpc: `${host(otlp.grpc.endpoint)}:${this.grpc.port}` } : {}),
+      ...(this.http?.port !== undefined
+        ? { http: `http://${host(otlp.http.endpoint)}:${this.http.port}` }
+        : {}),
+      ...(this.api && this.#started.some((c) => c.name === "api") ? { api: this.api.url } : {}),
+      ...(prom.enabled ? { metrics: `http://${prom.endpoint}/metrics` } : {}),
+    };
+  }
+
+  /** Starts every component in order; on failure stops those already started and rethrows. */
+  async start(): Promise<void> {
+    for (const c of this.#components) {
+      if (this.#started.includes(c)) continue;
+      try {
+        await c.start();
+      } catch (err) {
+        this.logger.error({ err, component: c.name }, "start failed");
+        await this.stop();
+        throw err;
+      }
+      this.#started.push(c);
+    }
+    this.logger.info(
+      { ...this.addresses, rules: this.rules.filter((r) => r.enabled).length },
+      "detector started",
+    );
+  }
+
+  /** Stops in reverse order: receivers drain first, sinks flush last. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const c of [...this.#started].reverse()) {
+        try {
+          await c.stop();
+        } catch (err) {
+          this.logger.error({ err, component: c.name }, "stop failed");
+        }
+      }
+      this.#started = [];
+      this.logger.info("detector stopped");
+    })();
+    return this.#stopping;
+  }
+}
