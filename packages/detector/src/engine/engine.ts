@@ -17,7 +17,7 @@ export interface EngineOptions {
   readonly metrics?: Pick<Metrics, "ruleSkipped" | "ruleEvaluation">;
   /** Monotonic ms clock for the evaluation-time histogram (default performance.now). */
   readonly clock?: () => number;
-  /** Event times further than this ahead of the batch's receivedAt are taken as receivedAt. */
+  /** Event times further than this ahead of the batch's receivedAt are taken as receivedAt (default 300). */
   readonly maxClockSkewSeconds?: number;
 }
 
@@ -81,40 +81,22 @@ interface IndexEntry {
   readonly ruleIndex: number;
   readonly input: number;
   readonly predicate: (e: SecurityEvent) => boolean;
+  /** `<rule id>|`, the start of the rule's group keys. */
+  readonly keyPrefix: string;
+  /** Index of the rule's group_by attribute list among the engine's distinct lists. */
+  readonly sig: number;
 }
 
-/** One group of one rule in one batch. */
+/** One group of one rule in one batch: the kind's state and the events it counted. */
 class GroupAcc {
   readonly key: string;
-  readonly first: SecurityEvent;
   readonly state: unknown;
-  readonly samples: SecurityEvent[] = [];
-  #sampleNext = 0;
-  readonly services: string[] = [];
-  readonly traceIds: string[] = [];
+  readonly events: SecurityEvent[];
 
-  constructor(key: string, first: SecurityEvent, state: unknown) {
+  constructor(key: string, state: unknown, first: SecurityEvent) {
     this.key = key;
-    this.first = first;
     this.state = state;
-  }
-
-  note(e: SecurityEvent): void {
-    if (this.samples.length < MAX_SAMPLE_EVENTS) this.samples.push(e);
-    else {
-      this.samples[this.#sampleNext] = e;
-      this.#sampleNext = (this.#sampleNext + 1) % MAX_SAMPLE_EVENTS;
-    }
-    if (this.services.length < MAX_SERVICES && !this.services.includes(e.service))
-      this.services.push(e.service);
-    const t = e.traceId;
-    if (t !== undefined && this.traceIds.length < MAX_TRACE_IDS && !this.traceIds.includes(t))
-      this.traceIds.push(t);
-  }
-
-  /** Samples oldest first. */
-  orderedSamples(): SecurityEvent[] {
-    return [...this.samples.slice(this.#sampleNext), ...this.samples.slice(0, this.#sampleNext)];
+    this.events = [first];
   }
 }
 
@@ -130,6 +112,8 @@ export class Engine {
   readonly #metrics: Pick<Metrics, "ruleSkipped" | "ruleEvaluation">;
   readonly #clock: () => number;
   readonly #skewMs: number;
+  readonly #sigEvent: (SecurityEvent | undefined)[];
+  readonly #sigText: (string | undefined)[];
 
   constructor(opts: EngineOptions) {
     this.#rules = opts.rules.filter((r) => r.enabled);
@@ -138,17 +122,29 @@ export class Engine {
     this.#clock = opts.clock ?? (() => performance.now());
     this.#skewMs = (opts.maxClockSkewSeconds ?? 300) * 1000;
     const ids = new Set<string>();
+    const sigs = new Map<string, number>();
     this.#rules.forEach((rule, ruleIndex) => {
       if (ids.has(rule.id)) throw new SecmonError("RULE_INVALID", `duplicate rule id ${rule.id}`);
       ids.add(rule.id);
+      const sigKey = rule.group.signature;
+      let sig = sigs.get(sigKey);
+      if (sig === undefined) sigs.set(sigKey, (sig = sigs.size));
       for (const input of rule.inputs) {
         for (const name of input.events) {
           let list = this.#index.get(name);
           if (!list) this.#index.set(name, (list = []));
-          list.push({ ruleIndex, input: input.input, predicate: input.predicate });
+          list.push({
+            ruleIndex,
+            input: input.input,
+            predicate: input.predicate,
+            keyPrefix: rule.id + "|",
+            sig,
+          });
         }
       }
     });
+    this.#sigEvent = new Array<SecurityEvent | undefined>(sigs.size);
+    this.#sigText = new Array<string | undefined>(sigs.size);
   }
 
   /** The enabled rules, as evaluated. */
@@ -170,41 +166,57 @@ export class Engine {
     const groups: (Map<string, GroupAcc> | undefined)[] = new Array(rules.length);
     const missing = new Array<number>(rules.length).fill(0);
     const maxTime = ctx.receivedAt + this.#skewMs;
+    // rules grouping by the same attributes share the group text of an event
+    const sigEvent = this.#sigEvent.fill(undefined);
+    const sigText = this.#sigText;
 
     for (const event of events) {
       const entries = this.#index.get(event.name);
       if (entries === undefined) continue;
-      const time = event.time > maxTime ? maxTime : event.time;
+      const time = event.time > maxTime ? ctx.receivedAt : event.time;
       for (const entry of entries) {
         if (!entry.predicate(event)) continue;
-        const rule = rules[entry.ruleIndex]!;
-        const key = rule.group.key(event);
-        if (key === undefined) {
-          missing[entry.ruleIndex]!++;
+        const ruleIndex = entry.ruleIndex;
+        const rule = rules[ruleIndex]!;
+        const sig = entry.sig;
+        let text: string | undefined;
+        if (sigEvent[sig] === event) text = sigText[sig];
+        else {
+          text = rule.group.text(event);
+          sigEvent[sig] = event;
+          sigText[sig] = text;
+        }
+        if (text === undefined) {
+          missing[ruleIndex]!++;
           continue;
         }
-        let byKey = groups[entry.ruleIndex];
-        if (byKey === undefined) groups[entry.ruleIndex] = byKey = new Map();
-        let acc = byKey.get(key);
+        const key = entry.keyPrefix + text;
+        let byKey = groups[ruleIndex];
+        if (byKey === undefined) groups[ruleIndex] = byKey = new Map();
+        const acc = byKey.get(key);
         if (acc === undefined) {
-          acc = new GroupAcc(key, event, rule.evaluator.newGroup());
-          byKey.set(key, acc);
-        }
-        if (rule.evaluator.collect(acc.state, entry.input, event, time)) acc.note(event);
+          const state = rule.evaluator.newGroup();
+          if (rule.evaluator.collect(state, entry.input, event, time))
+            byKey.set(key, new GroupAcc(key, state, event));
+        } else if (rule.evaluator.collect(acc.state, entry.input, event, time)) acc.events.push(event);
       }
     }
 
     const ops: StateOp[] = [];
-    const plan: { ruleIndex: number; acc: GroupAcc; from: number; to: number }[] = [];
-    groups.forEach((byKey, ruleIndex) => {
-      if (!byKey) return;
+    const planRule: number[] = [];
+    const planAcc: GroupAcc[] = [];
+    const planFrom: number[] = [];
+    for (let ruleIndex = 0; ruleIndex < groups.length; ruleIndex++) {
+      const byKey = groups[ruleIndex];
+      if (!byKey) continue;
       const evaluator = rules[ruleIndex]!.evaluator;
       for (const acc of byKey.values()) {
-        const from = ops.length;
+        planRule.push(ruleIndex);
+        planAcc.push(acc);
+        planFrom.push(ops.length);
         evaluator.ops(acc.state, acc.key, ops);
-        plan.push({ ruleIndex, acc, from, to: ops.length });
       }
-    });
+    }
 
     let results: StateResult[] = [];
     if (ops.length > 0) {
@@ -223,9 +235,11 @@ export class Engine {
 
     const late = new Array<number>(rules.length).fill(0);
     const firings: Firing[] = [];
-    for (const { ruleIndex, acc, from, to } of plan) {
+    for (let p = 0; p < planAcc.length; p++) {
+      const ruleIndex = planRule[p]!;
+      const acc = planAcc[p]!;
       const rule = rules[ruleIndex]!;
-      const mine = results.slice(from, to);
+      const mine = results.slice(planFrom[p]!, p + 1 < planFrom.length ? planFrom[p + 1]! : results.length);
       for (const r of mine) late[ruleIndex]! += r.late;
       const decision = rule.evaluator.decide(acc.state, mine);
       if (decision) firings.push(buildFiring(rule, acc, decision, ctx.receivedAt));
@@ -248,8 +262,25 @@ const INDICATOR_TYPES: Readonly<Record<string, string>> = {
   [RESOURCE_ATTR.SERVICE_NAME]: "service",
 };
 
+/** Distinct values in order of first appearance, at most `max`. */
+function distinctOf(
+  events: readonly SecurityEvent[],
+  pick: (e: SecurityEvent) => string | undefined,
+  max: number,
+) {
+  const out: string[] = [];
+  for (const e of events) {
+    const v = pick(e);
+    if (v !== undefined && !out.includes(v)) {
+      out.push(v);
+      if (out.length >= max) break;
+    }
+  }
+  return out;
+}
+
 function buildFiring(rule: CompiledRule, acc: GroupAcc, d: Decision, receivedAt: number): Firing {
-  const group = rule.group.values(acc.first);
+  const group = rule.group.values(acc.events[0]!);
   const indicators: Indicator[] = [];
   for (const [attr, value] of Object.entries(group)) {
     const type = INDICATOR_TYPES[attr];
@@ -285,12 +316,12 @@ function buildFiring(rule: CompiledRule, acc: GroupAcc, d: Decision, receivedAt:
     ...(d.windowSeconds !== undefined ? { windowSeconds: d.windowSeconds } : {}),
     firstSeen: Math.min(d.firstSeen, d.lastSeen),
     lastSeen: d.lastSeen,
-    services: acc.services.slice(),
+    services: distinctOf(acc.events, (e) => e.service, MAX_SERVICES),
     indicators,
     recommendedActions: rule.recommendedActions,
     responses,
-    traceIds: acc.traceIds.slice(),
-    sampleEvents: acc.orderedSamples().map(toSample),
+    traceIds: distinctOf(acc.events, (e) => e.traceId, MAX_TRACE_IDS),
+    sampleEvents: acc.events.slice(-MAX_SAMPLE_EVENTS).map(toSample),
     suppressionSeconds: rule.suppressionSeconds,
     receivedAt,
   };

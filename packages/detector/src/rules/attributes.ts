@@ -72,6 +72,10 @@ function escapeKeyPart(v: string): string {
  */
 export interface GroupExtractor {
   readonly attributes: readonly string[];
+  /** Same for every rule grouping by the same attributes (and IPv6 prefix). */
+  readonly signature: string;
+  /** The group part of the key (`<value>|<value>…`, escaped); undefined when a value is missing. */
+  text(event: SecurityEvent): string | undefined;
   key(event: SecurityEvent): string | undefined;
   values(event: SecurityEvent): Record<string, string>;
 }
@@ -123,24 +127,30 @@ export function groupExtractor(
     }
     return (e: SecurityEvent): string | undefined => groupText(read(e));
   });
-  const prefix = ruleId + "|";
   const only = parts.length === 1 ? parts[0]! : undefined;
+  const text = only
+    ? (e: SecurityEvent): string | undefined => {
+        const v = only(e);
+        return v === undefined ? undefined : escapeKeyPart(v);
+      }
+    : (e: SecurityEvent): string | undefined => {
+        let out = "";
+        for (let i = 0; i < parts.length; i++) {
+          const v = parts[i]!(e);
+          if (v === undefined) return undefined;
+          out += i === 0 ? escapeKeyPart(v) : "|" + escapeKeyPart(v);
+        }
+        return out;
+      };
+  const prefix = ruleId + "|";
   return {
     attributes,
-    key: only
-      ? (e) => {
-          const v = only(e);
-          return v === undefined ? undefined : prefix + escapeKeyPart(v);
-        }
-      : (e) => {
-          let key = ruleId;
-          for (const part of parts) {
-            const v = part(e);
-            if (v === undefined) return undefined;
-            key += "|" + escapeKeyPart(v);
-          }
-          return key;
-        },
+    signature: JSON.stringify([attributes, ipv6Prefix]),
+    text,
+    key: (e) => {
+      const t = text(e);
+      return t === undefined ? undefined : prefix + t;
+    },
     values: (e) => {
       const out: Record<string, string> = {};
       for (let i = 0; i < parts.length; i++) out[attributes[i]!] = parts[i]!(e) ?? "";

@@ -5,16 +5,17 @@ import { bucketStart, type AggregateResult } from "../../state/types.ts";
 export class Points {
   times: number[] = [];
   amounts: number[] = [];
-  members: string[] = [];
-  #last = -Infinity;
-  #sorted = true;
+  /** Only for distinct counts. */
+  members: string[] | undefined = undefined;
+  last = -Infinity;
+  sorted = true;
 
   push(time: number, amount: number, member?: string): void {
-    if (time < this.#last) this.#sorted = false;
-    else this.#last = time;
+    if (time < this.last) this.sorted = false;
+    else this.last = time;
     this.times.push(time);
     this.amounts.push(amount);
-    if (member !== undefined) this.members.push(member);
+    if (member !== undefined) (this.members ??= []).push(member);
   }
 
   get length(): number {
@@ -23,13 +24,13 @@ export class Points {
 
   /** Puts the points in ascending time order (stable), as the store expects. */
   sort(): void {
-    if (this.#sorted) return;
+    if (this.sorted) return;
     const order = this.times.map((_, i) => i).sort((a, b) => this.times[a]! - this.times[b]! || a - b);
-    const hasMembers = this.members.length === this.times.length;
+    const members = this.members;
     this.times = order.map((i) => this.times[i]!);
     this.amounts = order.map((i) => this.amounts[i]!);
-    if (hasMembers) this.members = order.map((i) => this.members[i]!);
-    this.#sorted = true;
+    if (members) this.members = order.map((i) => members[i]!);
+    this.sorted = true;
   }
 
   /**

@@ -4,6 +4,7 @@ import { compareSchema, matchSchema, thresholdSchema, windowSecondsSchema } from
 import { windowGeometry, type StateOp, type StateResult, type WindowGeometry } from "../../state/types.ts";
 import type { Decision, KindEvaluator, RuleKind } from "../types.ts";
 import { crossed, Points } from "./points.ts";
+import { windowAdd } from "./threshold.ts";
 
 /**
  * `sequence`: the rule's `match` is the trigger (e.g. a successful sign-in); it fires when the
@@ -59,18 +60,20 @@ class SequenceEvaluator implements KindEvaluator<SequenceGroup> {
     const g = this.#geometry;
     if (group.preceding.length > 0) {
       group.preceding.sort();
-      out.push({
-        type: "window_add",
-        rule: this.#ruleId,
-        key,
-        ...g,
-        times: group.preceding.times,
-        amounts: group.preceding.amounts,
-      });
+      out.push(windowAdd(this.#ruleId, key, g, group.preceding));
     }
     if (group.triggers.length > 0) {
       group.triggers.sort();
-      out.push({ type: "window_read", rule: this.#ruleId, key, ...g, times: group.triggers.times });
+      out.push({
+        type: "window_read",
+        rule: this.#ruleId,
+        key,
+        bucketMs: g.bucketMs,
+        windowMs: g.windowMs,
+        latenessMs: g.latenessMs,
+        ttlMs: g.ttlMs,
+        times: group.triggers.times,
+      });
     }
   }
 

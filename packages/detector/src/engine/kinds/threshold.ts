@@ -12,6 +12,7 @@ import {
   windowGeometry,
   type AggregateResult,
   type StateOp,
+  type WindowAddOp,
   type WindowGeometry,
 } from "../../state/types.ts";
 import type { Decision, KindContext, KindEvaluator, KindSummary, RuleKind } from "../types.ts";
@@ -43,6 +44,21 @@ interface Aggregate {
   label: string;
 }
 
+/** A window_add op (fields spelled out: one object shape for every op). */
+export function windowAdd(rule: string, key: string, g: WindowGeometry, points: Points): WindowAddOp {
+  return {
+    type: "window_add",
+    rule,
+    key,
+    bucketMs: g.bucketMs,
+    windowMs: g.windowMs,
+    latenessMs: g.latenessMs,
+    ttlMs: g.ttlMs,
+    times: points.times,
+    amounts: points.amounts,
+  };
+}
+
 function countAggregate(): Aggregate {
   return {
     label: "count",
@@ -50,14 +66,7 @@ function countAggregate(): Aggregate {
       points.push(time, 1);
       return true;
     },
-    op: (points, rule, key, g) => ({
-      type: "window_add",
-      rule,
-      key,
-      ...g,
-      times: points.times,
-      amounts: points.amounts,
-    }),
+    op: (points, rule, key, g) => windowAdd(rule, key, g, points),
   };
 }
 
@@ -71,14 +80,7 @@ function sumAggregate(field: string): Aggregate {
       points.push(time, n);
       return true;
     },
-    op: (points, rule, key, g) => ({
-      type: "window_add",
-      rule,
-      key,
-      ...g,
-      times: points.times,
-      amounts: points.amounts,
-    }),
+    op: (points, rule, key, g) => windowAdd(rule, key, g, points),
   };
 }
 
@@ -96,9 +98,12 @@ function distinctAggregate(field: string, maxMembers: number): Aggregate {
       type: "distinct_add",
       rule,
       key,
-      ...g,
+      bucketMs: g.bucketMs,
+      windowMs: g.windowMs,
+      latenessMs: g.latenessMs,
+      ttlMs: g.ttlMs,
       times: points.times,
-      members: points.members,
+      members: points.members ?? [],
       maxMembers,
     }),
   };
