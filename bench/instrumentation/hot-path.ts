@@ -74,18 +74,24 @@ export interface HotPathResult {
 const CHUNK = 256;
 const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
 
+/** A LoggerProvider whose loggers drop every record: isolates the instrumentation's own cost. */
+const NOOP_PROVIDER = {
+  getLogger: () => ({ emit: () => undefined, enabled: () => true }),
+};
+
 async function measure(
-  makeProcessor: (exporter: LogRecordExporter) => LogRecordProcessor,
+  makeProcessor: ((exporter: LogRecordExporter) => LogRecordProcessor) | undefined,
   scenario: (events: SecurityEvents, i: number) => void,
   iterations: number,
   rounds: number,
 ): Promise<{ nsPerEvent: number; exported: number }> {
   const exporter = new NoopExporter();
-  const provider = new LoggerProvider({ processors: [makeProcessor(exporter)] });
+  const provider =
+    makeProcessor === undefined ? undefined : new LoggerProvider({ processors: [makeProcessor(exporter)] });
   const events = createSecurityEvents({
     hashSecret: "bench-secret-0123456789abcdef",
     environment: "production",
-    loggerProvider: provider,
+    loggerProvider: provider ?? (NOOP_PROVIDER as never),
   });
   const run = async (count: number): Promise<number> => {
     let busy = 0;
@@ -103,13 +109,14 @@ async function measure(
     const busyMs = await run(iterations);
     samples.push((busyMs * 1e6) / iterations);
   }
-  await provider.shutdown();
+  await provider?.shutdown();
   samples.sort((a, b) => a - b);
   return { nsPerEvent: samples[Math.floor(samples.length / 2)]!, exported: exporter.exported };
 }
 
 export async function hotPath(iterations: number, rounds: number): Promise<HotPathResult[]> {
-  const processors: Record<string, (exporter: LogRecordExporter) => LogRecordProcessor> = {
+  const processors: Record<string, ((exporter: LogRecordExporter) => LogRecordProcessor) | undefined> = {
+    "none (no-op Logger; ours only)": undefined,
     "Simple + no-op exporter": (exporter) => new SimpleLogRecordProcessor({ exporter }),
     "Batch + no-op exporter": (exporter) => new BatchLogRecordProcessor({ exporter }),
   };
