@@ -213,6 +213,7 @@ function decodeLogRecord(r: Reader, end: number): RecordParts {
           r.pos = e;
           break;
         }
+        if (fastKeyValue(r, e, parts, attrs)) break;
         const key = readKeyValue(r, e);
         addAttribute(parts, attrs, key);
         break;
@@ -232,6 +233,66 @@ function decodeLogRecord(r: Reader, end: number): RecordParts {
   }
   leave(r, end);
   return parts;
+}
+
+/**
+ * The common KeyValue, as every OTLP SDK writes it, read straight from the bytes: key (field 1,
+ * shorter than 128 bytes) then value (field 2) holding exactly one string (shorter than 128
+ * bytes), int, double or bool. Returns false, consuming nothing, for anything else: the
+ * general path then reads it.
+ */
+function fastKeyValue(r: Reader, end: number, parts: RecordParts, attrs: Attributes): boolean {
+  const buf = r.buf;
+  const p = r.pos;
+  if (p + 4 > end || buf[p] !== T_KEY) return false;
+  const keyLen = buf[p + 1] as number;
+  const keyStart = p + 2;
+  const keyEnd = keyStart + keyLen;
+  if (keyLen >= 0x80 || keyEnd + 3 > end || buf[keyEnd] !== T_VALUE) return false;
+  const valueLen = buf[keyEnd + 1] as number;
+  const v = keyEnd + 2;
+  if (valueLen >= 0x80 || v + valueLen !== end) return false;
+  let value: Scalar;
+  let kind: ValueKind;
+  switch (buf[v]) {
+    case T_STRING: {
+      const len = buf[v + 1] as number;
+      if (len >= 0x80 || v + 2 + len !== end) return false;
+      value = cachedUtf8(buf, v + 2, end);
+      kind = "string";
+      break;
+    }
+    case T_INT: {
+      r.pos = v + 1;
+      value = readInt64(r);
+      if (r.pos !== end) {
+        r.pos = p;
+        return false;
+      }
+      kind = "int";
+      break;
+    }
+    case T_DOUBLE:
+      if (v + 9 !== end) return false;
+      value = buf.readDoubleLE(v + 1);
+      kind = "double";
+      break;
+    case T_BOOL: {
+      const b = buf[v + 1] as number;
+      if (b >= 0x80 || v + 2 !== end) return false;
+      value = b !== 0;
+      kind = "bool";
+      break;
+    }
+    default:
+      return false;
+  }
+  const key = cachedUtf8(buf, keyStart, keyEnd);
+  r.pos = end;
+  checkAttribute(key, kind, value, check);
+  if (check.error !== undefined) noteProblem(parts, "invalid_attribute", check.error);
+  else setAttr(attrs, key, check.value);
+  return true;
 }
 
 function addAttribute(parts: RecordParts, attrs: Attributes, key: string): void {
@@ -509,11 +570,22 @@ const cacheBytes = new Uint8Array(CACHE_SLOTS * CACHE_MAX_BYTES);
 const cacheLengths = new Int32Array(CACHE_SLOTS).fill(-1);
 const cacheStrings: string[] = new Array<string>(CACHE_SLOTS).fill("");
 
-type Utf8Buffer = Buffer & { utf8Slice?: (start: number, end: number) => string };
+// Buffer's own slice decoders (what toString calls after checking its arguments); fall back to
+// toString where they are missing.
+type SliceBuffer = Buffer & {
+  utf8Slice?: (start: number, end: number) => string;
+  hexSlice?: (start: number, end: number) => string;
+};
+const HAS_SLICES =
+  typeof (Buffer.prototype as SliceBuffer).utf8Slice === "function" &&
+  typeof (Buffer.prototype as SliceBuffer).hexSlice === "function";
 
 function utf8(buf: Buffer, start: number, end: number): string {
-  const fast = (buf as Utf8Buffer).utf8Slice;
-  return fast === undefined ? buf.toString("utf8", start, end) : fast.call(buf, start, end);
+  return HAS_SLICES ? (buf as SliceBuffer).utf8Slice!(start, end) : buf.toString("utf8", start, end);
+}
+
+function hex(buf: Buffer, start: number, end: number): string {
+  return HAS_SLICES ? (buf as SliceBuffer).hexSlice!(start, end) : buf.toString("hex", start, end);
 }
 
 /** The UTF-8 string of `len` bytes at the reader's position (the length prefix already read). */
@@ -522,9 +594,14 @@ function readUtf8(r: Reader, len: number): string {
   const end = start + len;
   if (end > r.len) throw malformed(`string of ${len} bytes at offset ${start} runs past the end`);
   r.pos = end;
-  if (len > CACHE_MAX_BYTES) return utf8(r.buf, start, end);
+  return cachedUtf8(r.buf, start, end);
+}
+
+/** buf[start, end) as a string, through the cache when short. */
+function cachedUtf8(buf: Buffer, start: number, end: number): string {
+  const len = end - start;
+  if (len > CACHE_MAX_BYTES) return utf8(buf, start, end);
   if (len === 0) return "";
-  const buf = r.buf;
   let h = 0x811c9dc5 ^ len;
   if (len <= 8) {
     for (let i = start; i < end; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
@@ -544,17 +621,12 @@ function readUtf8(r: Reader, len: number): string {
   const slot = (h >>> 0) % CACHE_SLOTS;
   const base = slot * CACHE_MAX_BYTES;
   if (cacheLengths[slot] === len) {
-    let same = true;
-    for (let i = 0; i < len; i++) {
-      if (cacheBytes[base + i] !== buf[start + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return cacheStrings[slot] as string;
+    let i = 0;
+    while (i < len && cacheBytes[base + i] === buf[start + i]) i++;
+    if (i === len) return cacheStrings[slot] as string;
   }
   const s = utf8(buf, start, end);
-  cacheBytes.set(buf.subarray(start, end), base);
+  for (let i = 0; i < len; i++) cacheBytes[base + i] = buf[start + i] as number;
   cacheLengths[slot] = len;
   cacheStrings[slot] = s;
   return s;
@@ -620,7 +692,7 @@ function readId(r: Reader, size: number): string | undefined {
   if (end - start !== size) return undefined;
   const buf = r.buf;
   for (let i = start; i < end; i++) {
-    if (buf[i] !== 0) return buf.toString("hex", start, end);
+    if (buf[i] !== 0) return hex(buf, start, end);
   }
   return undefined;
 }
