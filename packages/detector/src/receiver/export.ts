@@ -133,17 +133,23 @@ export class LogsExport {
 
   #countRecords(batch: DecodedBatch): void {
     const m = this.#o.metrics;
-    const groups = new Map<string, { event_name: string; service: string; n: number }>();
+    // service label → event name label → count; records of one resource share a service.
+    const counts = new Map<string, Map<string, number>>();
+    let lastService: string | undefined;
+    let byName: Map<string, number> | undefined;
     for (const event of batch.events) {
+      if (event.service !== lastService || byName === undefined) {
+        lastService = event.service;
+        const label = this.#serviceLabel(event.service);
+        byName = counts.get(label);
+        if (byName === undefined) counts.set(label, (byName = new Map()));
+      }
       const name = KNOWN_EVENTS.has(event.name) ? event.name : CUSTOM_EVENT;
-      const service = this.#serviceLabel(event.service);
-      const key = `${name}\u0000${service}`;
-      const group = groups.get(key);
-      if (group === undefined) groups.set(key, { event_name: name, service, n: 1 });
-      else group.n++;
+      byName.set(name, (byName.get(name) ?? 0) + 1);
     }
-    for (const { event_name, service, n } of groups.values())
-      m.eventsReceived.add(n, { event_name, service });
+    for (const [service, names] of counts) {
+      for (const [event_name, n] of names) m.eventsReceived.add(n, { event_name, service });
+    }
     if (batch.ignored > 0) m.eventsIgnored.add(batch.ignored);
     for (const [reason, n] of Object.entries(batch.rejected)) {
       if (n !== undefined && n > 0) m.eventsRejected.add(n, { reason });
