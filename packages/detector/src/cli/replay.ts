@@ -59,8 +59,14 @@ async function readEvents(
   let rejected = 0;
   let badLines = 0;
   for (const file of files) {
+    const gzip = isGzip(file);
     const raw = createReadStream(file);
-    const input = isGzip(file) ? raw.pipe(createGunzip()) : raw;
+    let input: NodeJS.ReadableStream = raw;
+    if (gzip) {
+      const gunzip = createGunzip();
+      raw.on("error", (err) => gunzip.destroy(err));
+      input = raw.pipe(gunzip);
+    }
     const lines = createInterface({ input, crlfDelay: Infinity });
     let n = 0;
     for await (const line of lines) {

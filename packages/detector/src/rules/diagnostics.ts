@@ -36,10 +36,20 @@ const toPath = (p: readonly PropertyKey[]): (string | number)[] =>
  * Zod issues as readable problems. A union's issues come from the alternative that matched the
  * value's type, so `{ equal: 1 }` reads "unknown key equal", not "expected string".
  */
-export function explainIssues(issues: readonly Issue[], base: Path = []): PathProblem[] {
+export function explainIssues(issues: readonly Issue[], base: Path = [], input?: unknown): PathProblem[] {
   const out: PathProblem[] = [];
+  // An object with unknown keys says so; its refinements ("needs at least one …") are noise then.
+  const unknownAt = new Set(
+    issues.filter((i) => i.code === "unrecognized_keys").map((i) => JSON.stringify(i.path)),
+  );
   for (const issue of issues) {
     const path = [...base, ...toPath(issue.path)];
+    if (issue.code === "custom" && unknownAt.has(JSON.stringify(issue.path))) continue;
+    if ((issue.code === "invalid_type" || issue.code === "invalid_value") && isMissing(input, issue.path)) {
+      const name = path[path.length - 1];
+      out.push({ path: path.slice(0, -1), message: `missing required key "${String(name)}"` });
+      continue;
+    }
     switch (issue.code) {
       case "unrecognized_keys":
         for (const key of issue.keys) out.push({ path, key, message: `unknown key "${key}"` });
@@ -56,7 +66,7 @@ export function explainIssues(issues: readonly Issue[], base: Path = []): PathPr
         const branches = issue.errors.filter((b) => !isRootTypeMismatch(b));
         if (branches.length > 0) {
           const best = branches.reduce((a, b) => (b.length < a.length ? b : a));
-          out.push(...explainIssues(best, path));
+          out.push(...explainIssues(best, path, valueAt(input, issue.path)));
         } else {
           const expected = [
             ...new Set(issue.errors.flat().map((i) => (i.code === "invalid_type" ? i.expected : "other"))),
@@ -109,6 +119,27 @@ function boundMessage(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig):
     return `must be ${small ? "at least" : "at most"} ${n} characters long`;
   }
   return `must be ${small ? (strict ? ">" : ">=") : strict ? "<" : "<="} ${n}`;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const seg of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[seg];
+  }
+  return v;
+}
+
+/** Whether the issue's path names a key its parent object does not have. */
+function isMissing(input: unknown, path: readonly PropertyKey[]): boolean {
+  if (input === undefined || path.length === 0) return false;
+  const parent = valueAt(input, path.slice(0, -1));
+  return (
+    parent !== null &&
+    typeof parent === "object" &&
+    !Array.isArray(parent) &&
+    !(path[path.length - 1]! in parent)
+  );
 }
 
 function isRootTypeMismatch(branch: readonly Issue[]): boolean {

@@ -47,8 +47,11 @@ export function parseEventLine(value: unknown): { event: SecurityEvent; batch?: 
   const r = eventLineSchema.safeParse(value);
   if (!r.success) {
     return {
-      error: explainIssues(r.error.issues)
-        .map((p) => `${[...p.path, ...(p.key ? [p.key] : [])].join(".") || "line"}: ${p.message}`)
+      error: explainIssues(r.error.issues, [], value)
+        .map((p) => {
+          const where = [...p.path, ...(p.key ? [p.key] : [])].join(".");
+          return where ? `${where}: ${p.message}` : p.message;
+        })
         .join("; "),
     };
   }

@@ -131,7 +131,7 @@ function readExpected(file: string): { expected?: Expected; problems: string[] }
   const r = expectedSchema.safeParse(value);
   if (!r.success) {
     return {
-      problems: explainIssues(r.error.issues).map(
+      problems: explainIssues(r.error.issues, [], value).map(
         (p) => `${file}: ${[...p.path, ...(p.key ? [p.key] : [])].join(".") || "(top)"}: ${p.message}`,
       ),
     };

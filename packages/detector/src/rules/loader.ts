@@ -137,7 +137,7 @@ export function parseRuleText(
   }
   const fileResult = ruleFileSchema.safeParse(value);
   if (!fileResult.success) {
-    for (const p of explainIssues(fileResult.error.issues)) diagnostics.push(problemAt(p));
+    for (const p of explainIssues(fileResult.error.issues, [], value)) diagnostics.push(problemAt(p));
     return { rules: [], diagnostics };
   }
 
@@ -150,7 +150,7 @@ export function parseRuleText(
     };
     const result = ruleSchema.safeParse(raw);
     if (!result.success) {
-      report(explainIssues(result.error.issues));
+      report(explainIssues(result.error.issues, [], raw));
       return;
     }
     const spec = result.data;
@@ -166,7 +166,7 @@ export function parseRuleText(
     }
     const detect = kind.schema.safeParse(spec.detect);
     if (!detect.success) {
-      report(explainIssues(detect.error.issues, ["detect"]));
+      report(explainIssues(detect.error.issues, ["detect"], spec.detect));
       return;
     }
     const full: RuleSpec = { ...spec, detect: detect.data };
