@@ -307,6 +307,20 @@ describe("Engine windows and skips", () => {
     await expect(engine.evaluate([event(0, "auth.logout", {})], ctx("c", 1))).resolves.toEqual([]);
   });
 
+  it("keeps enough distinct members for a threshold above the configured cap", async () => {
+    const rules = loadRules({
+      max_distinct_per_group: 10,
+      overrides: { credential_stuffing: { threshold: 50 } },
+    });
+    const engine = new Engine({
+      rules: rules.filter((r) => r.id === "credential_stuffing"),
+      store: new MemoryWindowStore(),
+    });
+    const events = Array.from({ length: 200 }, (_, i) => failure(i * 0.1, { "user.hash": `u${i}` }));
+    const [f] = await engine.evaluate(events, ctx("b", 30));
+    expect(f!.value).toBeGreaterThanOrEqual(91); // cap 2 × 51 = 102, then a tenth forgotten at a time
+  });
+
   it("stays bounded when a spray of distinct addresses goes through the whole pack", async () => {
     const store = new MemoryWindowStore({ maxGroupsPerRule: 1000 });
     const engine = new Engine({ rules: pack, store });

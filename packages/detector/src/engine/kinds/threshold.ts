@@ -217,7 +217,7 @@ export const distinctKind: RuleKind<z.infer<typeof distinctSchema>> = {
     new ThresholdEvaluator(
       ctx.ruleId,
       spec,
-      distinctAggregate(spec.field, Math.max(ctx.maxDistinctPerGroup, Math.ceil(spec.threshold) + 1)),
+      distinctAggregate(spec.field, Math.max(ctx.maxDistinctPerGroup, 2 * (Math.ceil(spec.threshold) + 1))),
       windowGeometry(spec.window_seconds, ctx.latenessSeconds),
     ),
 };
