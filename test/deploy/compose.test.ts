@@ -84,10 +84,11 @@ describe("docker-compose.yml", () => {
     }
     expect(services.detector.build.dockerfile).toBe("deploy/docker/detector.Dockerfile");
     expect(services.demo.build.dockerfile).toBe("deploy/docker/demo.Dockerfile");
-    expect(services.simulator.image).toBe(services.detector.image);
+    expect(services.simulator.image).toBe(services.demo.image);
     expect(services.simulator.command.join(" ")).toBe(
-      "node packages/detector/bin/secmon-simulate.js --target collector:4317 --all",
+      "node bin/secmon-simulate.js --otlp-endpoint http://collector:4317 --baseline 5 --all",
     );
+    expect(services.demo.environment.HOST).toBe("0.0.0.0");
   });
 
   it("health-checks every long-running service; the one-shot simulator runs on request only", () => {

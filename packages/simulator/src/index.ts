@@ -2,6 +2,4 @@ export { ATTACKS, AttackClient, baseline } from "./attacks.ts";
 export type { Attack, Reply } from "./attacks.ts";
 export { findAttacks, simulate, startInProcessService } from "./simulate.ts";
 export type { AttackRun, InProcessService, SimulationOptions } from "./simulate.ts";
-export { runDemo, demoCli } from "./demo.ts";
-export type { DemoOptions, DemoResult } from "./demo.ts";
 export { simulateCli } from "./simulate-cli.ts";

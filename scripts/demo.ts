@@ -1,7 +1,6 @@
 import { Detector, validateConfig, type AlertChange, type Config } from "@secmon/detector";
 import { parseArgs } from "node:util";
-import { ATTACKS } from "./attacks.ts";
-import { simulate, startInProcessService, type AttackRun } from "./simulate.ts";
+import { ATTACKS, simulate, startInProcessService, type AttackRun } from "@secmon/simulator";
 
 export interface DemoOptions {
   /** Attack ids; default every attack. */
