@@ -4,7 +4,7 @@
  * and this process's CPU use; stops on SIGINT / SIGTERM or after --seconds.
  *
  *   node --conditions=@secmon/source bench/detector/load/serve.ts [--grpc 127.0.0.1:4317] \
- *     [--http 127.0.0.1:4318] [--seconds 60]
+ *     [--http 127.0.0.1:4318] [--seconds 60] [--window-bytes 16777216]
  */
 import { parseArgs } from "node:util";
 import { createNoopMeter } from "@opentelemetry/api";
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     grpc: { type: "string", default: "127.0.0.1:4317" },
     http: { type: "string", default: "127.0.0.1:4318" },
     seconds: { type: "string", default: "60" },
+    "window-bytes": { type: "string", default: String(16 * 1024 * 1024) },
   },
 });
 
@@ -32,7 +33,10 @@ const ingestor: Ingestor = {
 // No-op meter: the receivers record as usual, nothing is aggregated.
 const metrics = createMetrics(createNoopMeter());
 const grpcReceiver = new OtlpGrpcReceiver({
-  config: grpcReceiverSchema.parse({ endpoint: values.grpc }),
+  config: grpcReceiverSchema.parse({
+    endpoint: values.grpc,
+    http2_window_bytes: Number(values["window-bytes"]),
+  }),
   ingestor,
   metrics,
 });

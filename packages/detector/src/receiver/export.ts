@@ -17,11 +17,24 @@ import { SECURITY_EVENT_NAMES } from "@secmon/semconv";
 import pb from "protobufjs/minimal.js";
 import { SecmonError, asSecmonError } from "../errors.ts";
 import type { DecodedBatch } from "../event.ts";
+import type { SecretRef } from "../config/secret.ts";
 import type { IngestContext, Ingestor } from "../ingest.ts";
 import type { Metrics } from "../metrics/catalog.ts";
 import { decodeLogsJson } from "./decode-json.ts";
 import { decodeLogsProtobuf } from "./decode-protobuf.ts";
 import { rejectedCount } from "./normalize.ts";
+
+/** What both receivers are built from. */
+export interface ReceiverOptions<C> {
+  /** The receiver's parsed config section. */
+  readonly config: C;
+  readonly ingestor: Ingestor;
+  readonly metrics: ReceiverMetrics;
+  /** Detector clock in ms (arrival time of requests). Default `Date.now`. */
+  readonly now?: () => number;
+  /** Resolves `auth.bearer_token` once, at construction. Default: the shared `resolveSecret`. */
+  readonly resolveSecret?: (ref: SecretRef) => string;
+}
 
 /** The metrics a receiver records. */
 export type ReceiverMetrics = Pick<

@@ -11,28 +11,16 @@ import type {
   Settings,
 } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
-import type { SecretRef } from "../config/secret.ts";
 import { resolveSecret as defaultResolveSecret } from "../config/secret.ts";
 import { SecmonError, asSecmonError } from "../errors.ts";
-import type { Ingestor } from "../ingest.ts";
 import { splitEndpoint } from "../net.ts";
 import { BearerAuth } from "./auth.ts";
 import type { GrpcReceiverConfig } from "./config.ts";
 import { LogsExport, encodeExportResponse } from "./export.ts";
-import type { ExportResult, ReceiverMetrics } from "./export.ts";
+import type { ExportResult, ReceiverOptions } from "./export.ts";
 import { loadTls } from "./tls.ts";
 
 export const LOGS_EXPORT_PATH = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
-
-export interface ReceiverOptions<C> {
-  readonly config: C;
-  readonly ingestor: Ingestor;
-  readonly metrics: ReceiverMetrics;
-  /** Detector clock in ms (arrival time of requests). Default `Date.now`. */
-  readonly now?: () => number;
-  /** Resolves `auth.bearer_token`. Default: the shared `resolveSecret`. */
-  readonly resolveSecret?: (ref: SecretRef) => string;
-}
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -133,8 +121,9 @@ export class OtlpGrpcReceiver {
     return this.#port;
   }
 
+  /** Binds and serves; does nothing when the receiver is disabled in the configuration. */
   async start(): Promise<void> {
-    if (this.#server !== undefined) return;
+    if (this.#server !== undefined || !this.#config.enabled) return;
     const config = this.#config;
     const credentials = await this.#credentials();
     const server = new grpc.Server({
@@ -171,7 +160,10 @@ export class OtlpGrpcReceiver {
     if (server === undefined) return this.#stopping ?? Promise.resolve();
     this.#server = undefined;
     this.#stopping = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => server.forceShutdown(), this.#config.shutdown_grace_seconds * 1000);
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, this.#config.shutdown_grace_seconds * 1000);
       timer.unref();
       server.tryShutdown(() => {
         clearTimeout(timer);

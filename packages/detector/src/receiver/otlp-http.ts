@@ -22,8 +22,7 @@ import {
   outcomeOf,
   statusJson,
 } from "./export.ts";
-import type { RequestFormat } from "./export.ts";
-import type { ReceiverOptions } from "./otlp-grpc.ts";
+import type { ReceiverOptions, RequestFormat } from "./export.ts";
 import { loadTls } from "./tls.ts";
 
 export const LOGS_PATH = "/v1/logs";
@@ -122,8 +121,9 @@ export class OtlpHttpReceiver {
     return this.#port;
   }
 
+  /** Listens; does nothing when the receiver is disabled in the configuration. */
   async start(): Promise<void> {
-    if (this.#server !== undefined) return;
+    if (this.#server !== undefined || !this.#config.enabled) return;
     const tls = this.#config.tls === undefined ? undefined : await loadTls(this.#config.tls);
     const handler = (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res);
     const server: Server =
@@ -191,12 +191,14 @@ export class OtlpHttpReceiver {
     const format = formatOf(req.headers["content-type"]) ?? "json";
     const path = req.url === undefined ? "" : req.url.split("?", 1)[0];
     if (path !== LOGS_PATH) {
-      this.#fail(res, format, new SecmonError("NOT_FOUND", `no route ${path}; OTLP logs go to ${LOGS_PATH}`));
+      const err = new SecmonError("NOT_FOUND", `no route ${path}; OTLP logs go to ${LOGS_PATH}`);
+      this.#fail(res, format, this.#counted(err));
       return;
     }
     if (req.method !== "POST") {
       res.setHeader("Allow", "POST");
-      this.#fail(res, format, new SecmonError("BAD_REQUEST", `method ${req.method ?? ""} not allowed`), 405);
+      const err = new SecmonError("BAD_REQUEST", `method ${req.method ?? ""} not allowed`);
+      this.#fail(res, format, this.#counted(err), 405);
       return;
     }
     let error: SecmonError | undefined;
@@ -255,7 +257,13 @@ export class OtlpHttpReceiver {
     return err;
   }
 
-  #fail(res: ServerResponse, format: RequestFormat, err: SecmonError, status = err.httpStatus): void {
+  /** Answers an error; retryable errors are always 503 with Retry-After, which senders retry. */
+  #fail(
+    res: ServerResponse,
+    format: RequestFormat,
+    err: SecmonError,
+    status = err.retryable ? 503 : err.httpStatus,
+  ): void {
     if (res.headersSent) {
       res.destroy();
       return;

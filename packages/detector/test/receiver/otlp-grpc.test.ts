@@ -265,6 +265,11 @@ describe("OtlpGrpcReceiver", () => {
     expect(session.state.remoteWindowSize).toBe(8 * 1024 * 1024);
   });
 
+  it("does not listen when disabled", async () => {
+    const { receiver } = await setup({ enabled: false });
+    expect(receiver.port).toBeUndefined();
+  });
+
   it("stop() is safe before start, idempotent, and drains calls in flight", async () => {
     const idle = new OtlpGrpcReceiver({
       config: grpcReceiverSchema.parse({ endpoint: "127.0.0.1:0" }),

@@ -222,7 +222,7 @@ describe("OtlpHttpReceiver", () => {
   });
 
   it("answers 415 for other media types and encodings, 404 and 405 for other routes and methods", async () => {
-    const { port } = await setup();
+    const { port, metrics } = await setup();
     const body = protobufRequest([failedLogin("192.0.2.3")]);
     expect((await post(port, body, { "Content-Type": "text/plain" })).status).toBe(415);
     expect((await post(port, body, {})).status).toBe(415);
@@ -235,6 +235,8 @@ describe("OtlpHttpReceiver", () => {
     const get = await post(port, new Uint8Array(), {}, "/v1/logs", "GET");
     expect(get.status).toBe(405);
     expect(get.headers["allow"]).toBe("POST");
+    // 415 ×3, 404 and 405 are all refusals of a malformed request.
+    expect(await metrics.sum("secmon_receiver_requests", { outcome: "invalid" })).toBe(5);
   });
 
   it("answers 413 for bodies over the limit, declared, streamed or once decompressed (gzip bomb)", async () => {
@@ -325,6 +327,11 @@ describe("OtlpHttpReceiver", () => {
       ExportResultCode.SUCCESS,
     );
     expect(mtls.ingestor.accepted).toHaveLength(1);
+  });
+
+  it("does not listen when disabled", async () => {
+    const { receiver } = await setup({ enabled: false });
+    expect(receiver.port).toBeUndefined();
   });
 
   it("stop() is safe before start, idempotent, drains requests in flight and refuses new ones", async () => {
