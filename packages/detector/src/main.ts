@@ -10,6 +10,7 @@ import { AuthOutcomeCounter } from "./auth-outcomes.ts";
 import type { Config } from "./config/schema.ts";
 import { resolveSecret } from "./config/secret.ts";
 import { Engine } from "./engine/engine.ts";
+import { primeMetrics } from "./metrics/prime.ts";
 import { Pipeline } from "./pipeline.ts";
 import { OtlpGrpcReceiver } from "./receiver/otlp-grpc.ts";
 import { OtlpHttpReceiver } from "./receiver/otlp-http.ts";
@@ -86,6 +87,10 @@ export class Detector {
     const metrics = this.telemetry.metrics;
 
     this.rules = loadRules(config.rules);
+    primeMetrics(
+      metrics,
+      this.rules.map((r) => r.id),
+    );
     this.windows = new MemoryWindowStore({ maxGroupsPerRule: config.rules.max_groups_per_rule, metrics });
     const engine = new Engine({
       rules: this.rules,
