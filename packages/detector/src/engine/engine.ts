@@ -14,7 +14,7 @@ const MAX_SERVICES = 20;
 export interface EngineOptions {
   readonly rules: readonly CompiledRule[];
   readonly store: WindowStore;
-  readonly metrics?: Pick<Metrics, "ruleSkipped" | "ruleEvaluation">;
+  readonly metrics?: Pick<Metrics, "ruleSkipped" | "ruleEvaluation" | "storeErrors">;
   /** Monotonic ms clock for the evaluation-time histogram (default performance.now). */
   readonly clock?: () => number;
   /** Event times further than this ahead of the batch's receivedAt are taken as receivedAt (default 300). */
@@ -223,6 +223,7 @@ export class Engine {
       try {
         results = await this.#store.apply(ops, { batchId: ctx.batchId });
       } catch (err) {
+        this.#metrics?.storeErrors.add(1, { store: "windows", operation: "apply" });
         if (err instanceof SecmonError) throw err;
         throw new SecmonError("STORE_UNAVAILABLE", "window store failed", { cause: err });
       }
