@@ -109,7 +109,7 @@ export class Engine {
   readonly #rules: CompiledRule[];
   readonly #index = new Map<string, IndexEntry[]>();
   readonly #store: WindowStore;
-  readonly #metrics: Pick<Metrics, "ruleSkipped" | "ruleEvaluation">;
+  readonly #metrics: Pick<Metrics, "ruleSkipped" | "ruleEvaluation" | "storeErrors">;
   readonly #clock: () => number;
   readonly #skewMs: number;
   readonly #sigEvent: (SecurityEvent | undefined)[];
