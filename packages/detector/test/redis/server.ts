@@ -1,0 +1,158 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { redisStateSchema, type RedisStateConfig } from "../../src/state/config.ts";
+import { RedisConnection } from "../../src/state/redis/connection.ts";
+
+/** A free TCP port on 127.0.0.1 (redis-server cannot listen on port 0). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once `port` answers PING with PONG, rejects after `timeoutMs`. */
+async function waitForPong(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = createConnection({ host: "127.0.0.1", port });
+      let data = "";
+      sock.setTimeout(500, () => {
+        sock.destroy();
+        resolve(false);
+      });
+      sock.on("error", () => resolve(false));
+      sock.on("connect", () => sock.write("PING\r\n"));
+      sock.on("data", (d) => {
+        data += d.toString();
+        if (data.includes("\r\n")) {
+          sock.destroy();
+          resolve(data.startsWith("+PONG"));
+        }
+      });
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface RedisServerOptions {
+  /** Extra redis-server arguments, e.g. ["--maxmemory", "10mb"]. */
+  readonly args?: readonly string[];
+}
+
+/**
+ * A real redis-server for tests: 127.0.0.1 on a free port, its own temp dir, AOF with
+ * `appendfsync always` (so that a SIGKILL loses nothing acknowledged), no RDB snapshots.
+ * `kill()` and `restart()` keep the port and the data dir.
+ */
+export class RedisServer {
+  readonly port: number;
+  readonly dir: string;
+  readonly #args: readonly string[];
+  #proc: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+
+  private constructor(port: number, dir: string, args: readonly string[]) {
+    this.port = port;
+    this.dir = dir;
+    this.#args = args;
+  }
+
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const dir = mkdtempSync(join(tmpdir(), "secmon-redis-"));
+    for (let attempt = 0; ; attempt++) {
+      const server = new RedisServer(await freePort(), dir, options.args ?? []);
+      try {
+        await server.#spawn();
+        return server;
+      } catch (err) {
+        await server.kill();
+        if (attempt >= 4) throw err;
+      }
+    }
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.#proc !== undefined;
+  }
+
+  /** A `state.redis` config for this server. */
+  config(overrides: Partial<Record<keyof RedisStateConfig, unknown>> = {}): RedisStateConfig {
+    return redisStateSchema.parse({ url: this.url, ...overrides });
+  }
+
+  /** A connection (not opened) to this server. */
+  connection(overrides: Partial<Record<keyof RedisStateConfig, unknown>> = {}): RedisConnection {
+    return new RedisConnection(this.config(overrides));
+  }
+
+  async #spawn(): Promise<void> {
+    const proc = spawn(
+      "redis-server",
+      [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        this.dir,
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--loglevel",
+        "warning",
+        ...this.#args,
+      ],
+      { stdio: ["ignore", "ignore", "inherit"] },
+    );
+    this.#proc = proc;
+    this.#exited = new Promise((resolve) => proc.once("exit", () => resolve()));
+    void this.#exited.then(() => {
+      if (this.#proc === proc) this.#proc = undefined;
+    });
+    await Promise.race([
+      waitForPong(this.port, 10_000),
+      this.#exited.then(() => {
+        throw new Error(`redis-server exited on start (port ${this.port})`);
+      }),
+    ]);
+  }
+
+  /** Kills the server (default SIGKILL: no shutdown, no final fsync) and waits for its exit. */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const proc = this.#proc;
+    if (!proc) return;
+    proc.kill(signal);
+    await this.#exited;
+    this.#proc = undefined;
+  }
+
+  /** Starts the server again on the same port and data dir (AOF replayed). */
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.#spawn();
+  }
+
+  /** Kills the server and removes its data. */
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
