@@ -70,6 +70,8 @@ export function substituteVariables(expr: string, values: VariableValues): strin
 export interface QueryOutcome {
   readonly ok: boolean;
   readonly series: number;
+  /** The first sample's value (vector or scalar result), when there is one. */
+  readonly value?: number;
   readonly error?: string;
 }
 
@@ -84,8 +86,11 @@ export async function instantQuery(prometheusUrl: string, expr: string): Promise
   };
   if (body.status !== "success") return { ok: false, series: 0, error: body.error ?? `HTTP ${res.status}` };
   const result = body.data?.result;
-  const series = body.data?.resultType === "scalar" ? 1 : Array.isArray(result) ? result.length : 0;
-  return { ok: true, series };
+  const scalar = body.data?.resultType === "scalar";
+  const series = scalar ? 1 : Array.isArray(result) ? result.length : 0;
+  const first = scalar ? result : (result as { value?: [number, string] }[] | undefined)?.[0]?.value;
+  const value = Array.isArray(first) && typeof first[1] === "string" ? Number(first[1]) : undefined;
+  return value === undefined ? { ok: true, series } : { ok: true, series, value };
 }
 
 /**
