@@ -72,6 +72,16 @@ function send(client: grpc.Client, body: Buffer): Promise<grpc.status> {
   });
 }
 
+// Connect every client first, so that start-up is not counted as failures.
+await Promise.all(
+  clients.map(
+    (client) =>
+      new Promise<void>((resolve, reject) =>
+        grpc.waitForClientReady(client, Date.now() + 10_000, (err) => (err ? reject(err) : resolve())),
+      ),
+  ),
+);
+
 let started = 0;
 let ok = 0;
 const failures = new Map<string, number>();
