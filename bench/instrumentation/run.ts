@@ -1,6 +1,7 @@
 /**
- * Instrumentation benchmark: the synchronous cost of one event, and the request-rate overhead of
- * the Express middleware, measured in one run on this machine. Loopback only, bounded duration.
+ * Instrumentation benchmark: the cost of one event on the hot path, and the request-rate
+ * overhead of the Express middleware, measured in one run on this machine. Loopback only,
+ * bounded duration (about two minutes with the defaults).
  *
  *   pnpm --filter @secmon/bench run bench:instrumentation            # print the results
  *   pnpm --filter @secmon/bench run bench:instrumentation -- --write # also update bench/RESULTS.md
@@ -14,6 +15,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import autocannon from "autocannon";
 import { hotPath } from "./hot-path.ts";
+import type { HotPathResult } from "./hot-path.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -28,6 +30,20 @@ type Variant = "plain" | "instrumented";
 interface Server {
   readonly child: ChildProcess;
   readonly url: string;
+}
+
+interface LoadResult {
+  readonly rps: number;
+  /** Server CPU time (user + system) per request served, µs. */
+  readonly cpuUsPerRequest: number;
+  readonly problems: number;
+}
+
+interface Round {
+  readonly round: number;
+  readonly plain: LoadResult;
+  readonly instrumented: LoadResult;
+  readonly ratio: number;
 }
 
 const median = (values: number[]) => {
@@ -50,115 +66,150 @@ function startServer(variant: Variant): Promise<Server> {
   });
 }
 
-function stopServer(server: Server): Promise<number> {
+/** Asks the server child for something and waits for its one answer. */
+function ask<T>(server: Server, message: "stats" | "stop"): Promise<T> {
   return new Promise((resolve) => {
-    server.child.once("message", (message) => resolve((message as { exported?: number }).exported ?? 0));
-    server.child.once("exit", () => resolve(0));
-    server.child.send("stop");
+    server.child.once("message", (answer) => resolve(answer as T));
+    server.child.send(message);
   });
 }
 
-async function load(url: string, seconds: number): Promise<{ rps: number; errors: number; non2xx: number }> {
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds, pipelining: 1 });
-  return { rps: result.requests.average, errors: result.errors + result.timeouts, non2xx: result.non2xx };
+async function load(server: Server, seconds: number): Promise<LoadResult> {
+  const before = await ask<{ cpuUs: number; served: number }>(server, "stats");
+  const result = await autocannon({
+    url: server.url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    pipelining: 1,
+  });
+  const after = await ask<{ cpuUs: number; served: number }>(server, "stats");
+  return {
+    rps: result.requests.average,
+    cpuUsPerRequest: (after.cpuUs - before.cpuUs) / Math.max(1, after.served - before.served),
+    problems: result.errors + result.timeouts + result.non2xx,
+  };
 }
 
 function machine(): string {
   const cpuModel =
     /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpus()[0]?.model;
   const nproc = execSync("nproc").toString().trim();
-  const load1 = loadavg()[0]!.toFixed(2);
-  return `nproc ${nproc}, CPU ${cpuModel}, Node ${process.version}, load average at start ${load1}`;
+  return `nproc ${nproc}, CPU ${cpuModel}, Node ${process.version}`;
+}
+
+const load1 = () => loadavg()[0]!.toFixed(2);
+
+function report(
+  started: Date,
+  host: string,
+  loads: string[],
+  hot: HotPathResult[],
+  rounds: Round[],
+  exported: number,
+) {
+  const problems = rounds.reduce((sum, r) => sum + r.plain.problems + r.instrumented.problems, 0);
+  const ratio = median(rounds.map((r) => r.ratio));
+  const overhead = (1 - ratio) * 100;
+  const plainCpu = median(rounds.map((r) => r.plain.cpuUsPerRequest));
+  const instrumentedCpu = median(rounds.map((r) => r.instrumented.cpuUsPerRequest));
+  const cpuOverhead = (instrumentedCpu / plainCpu - 1) * 100;
+  const hotApi = hot.find((r) => r.processor.startsWith("Batch") && r.scenario.startsWith("api.request"))!;
+  const hotOurs = hot.find((r) => r.processor.startsWith("none") && r.scenario.startsWith("api.request"))!;
+  const hotSdk = hot.find((r) => r.processor.startsWith("Batch") && r.scenario.startsWith("SDK alone"))!;
+  const us = (ns: number) => (ns / 1000).toFixed(2);
+  return [
+    SECTION,
+    "",
+    `Run ${started.toISOString()} with \`pnpm --filter @secmon/bench run bench:instrumentation -- --write\``,
+    `(BENCH_ROUNDS=${ROUNDS}, BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS}, BENCH_ITERATIONS=${ITERATIONS}).`,
+    `Machine: ${host}; 1-minute load average ${loads.join(" → ")} during the run (the machine is shared`,
+    "with other work: wall-clock figures move with that load, CPU-time figures much less).",
+    "",
+    "### One event on the hot path",
+    "",
+    `Synchronous cost per call (what the request pays), median of ${ROUNDS} rounds of ${ITERATIONS} calls`,
+    "after a warm-up, as process CPU time (user + system, garbage collection included) and as wall time.",
+    '"none" rows use a Logger that drops every record: the instrumentation\'s own work (validation,',
+    "scrubbing, hashing, building the record). The other rows go through the real SDK (LoggerProvider →",
+    "processor → an exporter that does nothing). Goal: < 2 µs.",
+    "",
+    "| processor | event | ns CPU per event | ns wall per event |",
+    "| --- | --- | ---: | ---: |",
+    ...hot.map(
+      (r) =>
+        `| ${r.processor} | ${r.scenario} | ${r.nsPerEvent.toFixed(0)} | ${r.wallNsPerEvent.toFixed(0)} |`,
+    ),
+    "",
+    "### Express hello world, with and without the middleware",
+    "",
+    `autocannon, ${CONNECTIONS} connections, ${SECONDS} s per run, each server in its own child process,`,
+    "variants interleaved (order alternating per round). The instrumented server emits one `api.request`",
+    "per request through a BatchLogRecordProcessor with an exporter that does nothing. The server's CPU",
+    "time per request (process.cpuUsage around each run / requests served) is reported too: unlike",
+    "req/s it hardly moves when other processes take the CPU. Goal: < 5 % fewer req/s.",
+    "",
+    "| round | plain req/s | instrumented req/s | ratio | plain µs CPU/req | instrumented µs CPU/req |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rounds.map(
+      (r) =>
+        `| ${r.round} | ${r.plain.rps.toFixed(0)} | ${r.instrumented.rps.toFixed(0)} | ${r.ratio.toFixed(3)} | ` +
+        `${r.plain.cpuUsPerRequest.toFixed(1)} | ${r.instrumented.cpuUsPerRequest.toFixed(1)} |`,
+    ),
+    "",
+    `- Median req/s ratio **${ratio.toFixed(3)}**: the middleware costs **${overhead.toFixed(1)} %** of req/s ` +
+      `(goal < 5 %: ${overhead < 5 ? "met" : "missed"}).`,
+    `- Median server CPU per request ${plainCpu.toFixed(1)} µs → ${instrumentedCpu.toFixed(1)} µs: ` +
+      `**+${cpuOverhead.toFixed(1)} %**, the req/s cost of a CPU-bound server.`,
+    `- One \`api.request\` on the hot path through the batch processor: **${us(hotApi.nsPerEvent)} µs** CPU ` +
+      `(goal < 2 µs: ${hotApi.nsPerEvent < 2000 ? "met" : "missed"}); the SDK alone takes ` +
+      `${us(hotSdk.nsPerEvent)} µs for the same record, prebuilt; the instrumentation's own work is ` +
+      `${us(hotOurs.nsPerEvent)} µs.`,
+    `- ${exported} records reached the exporter; ${problems} errors, timeouts or non-2xx responses.`,
+    "",
+  ].join("\n");
 }
 
 async function main(): Promise<void> {
   const started = new Date();
   const host = machine();
-  console.log(`# ${host}`);
+  const loads = [load1()];
+  console.log(`# ${host}, load ${loads[0]}`);
 
   console.log(`hot path: ${ITERATIONS} events per round, ${ROUNDS} rounds (median) …`);
   const hot = await hotPath(ITERATIONS, ROUNDS);
-  for (const r of hot)
-    console.log(`  ${r.processor.padEnd(24)} ${r.scenario.padEnd(48)} ${r.nsPerEvent.toFixed(0)} ns`);
+  for (const r of hot) {
+    console.log(
+      `  ${r.processor.padEnd(31)} ${r.scenario.padEnd(46)} ${r.nsPerEvent.toFixed(0)} ns CPU, ` +
+        `${r.wallNsPerEvent.toFixed(0)} ns wall`,
+    );
+  }
+  loads.push(load1());
 
   console.log(`request rate: ${ROUNDS} rounds × ${SECONDS} s per variant, ${CONNECTIONS} connections …`);
   const servers: Record<Variant, Server> = {
     plain: await startServer("plain"),
     instrumented: await startServer("instrumented"),
   };
-  // warm both up (JIT, connection setup)
-  for (const variant of ["plain", "instrumented"] as const) await load(servers[variant].url, 2);
-  const rows: { round: number; plain: number; instrumented: number; ratio: number }[] = [];
-  let problems = 0;
+  for (const variant of ["plain", "instrumented"] as const) await load(servers[variant], 2); // warm-up
+  const rounds: Round[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    // interleave, alternating which variant goes first
     const order: Variant[] = round % 2 === 1 ? ["plain", "instrumented"] : ["instrumented", "plain"];
-    const rps: Partial<Record<Variant, number>> = {};
-    for (const variant of order) {
-      const result = await load(servers[variant].url, SECONDS);
-      problems += result.errors + result.non2xx;
-      rps[variant] = result.rps;
-    }
-    const row = {
-      round,
-      plain: rps.plain!,
-      instrumented: rps.instrumented!,
-      ratio: rps.instrumented! / rps.plain!,
-    };
-    rows.push(row);
+    const results: Partial<Record<Variant, LoadResult>> = {};
+    for (const variant of order) results[variant] = await load(servers[variant], SECONDS);
+    const plain = results.plain!;
+    const instrumented = results.instrumented!;
+    rounds.push({ round, plain, instrumented, ratio: instrumented.rps / plain.rps });
     console.log(
-      `  round ${round}: plain ${row.plain.toFixed(0)} req/s, instrumented ${row.instrumented.toFixed(0)} req/s, ratio ${row.ratio.toFixed(3)}`,
+      `  round ${round}: plain ${plain.rps.toFixed(0)} req/s (${plain.cpuUsPerRequest.toFixed(1)} µs CPU/req), ` +
+        `instrumented ${instrumented.rps.toFixed(0)} req/s (${instrumented.cpuUsPerRequest.toFixed(1)} µs CPU/req)`,
     );
   }
-  const exported = await stopServer(servers.instrumented);
-  await stopServer(servers.plain);
-  const ratio = median(rows.map((r) => r.ratio));
-  const overhead = (1 - ratio) * 100;
-  console.log(
-    `median ratio ${ratio.toFixed(3)} (overhead ${overhead.toFixed(1)} %), ${exported} api.request records exported, ${problems} errors/non-2xx`,
-  );
+  const { exported } = await ask<{ exported: number }>(servers.instrumented, "stop");
+  await ask(servers.plain, "stop");
+  loads.push(load1());
 
-  const hotApi = hot.find((r) => r.processor.startsWith("Batch") && r.scenario.startsWith("api.request"))!;
-  const markdown = [
-    SECTION,
-    "",
-    `Run ${started.toISOString()} with \`pnpm --filter @secmon/bench run bench:instrumentation -- --write\``,
-    `(BENCH_ROUNDS=${ROUNDS}, BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS}, BENCH_ITERATIONS=${ITERATIONS}).`,
-    `Machine: ${host}. The machine is shared, so absolute numbers move with its load; the`,
-    "request-rate comparison interleaves both variants in the same run to cancel that out.",
-    "",
-    "### One event on the hot path",
-    "",
-    "Synchronous cost per call (what the request pays), median of",
-    `${ROUNDS} rounds of ${ITERATIONS} calls after a warm-up. "none" rows use a Logger that drops every`,
-    "record: the instrumentation's own work (validation, scrubbing, hashing, building the record). The",
-    "other rows go through the real SDK (LoggerProvider → processor → an exporter that does nothing).",
-    "Goal: < 2 µs.",
-    "",
-    "| processor | event | ns per event |",
-    "| --- | --- | ---: |",
-    ...hot.map((r) => `| ${r.processor} | ${r.scenario} | ${r.nsPerEvent.toFixed(0)} |`),
-    "",
-    "### Express hello world, with and without the middleware",
-    "",
-    `autocannon, ${CONNECTIONS} connections, ${SECONDS} s per run, both servers in child processes, variants`,
-    "interleaved (order alternating per round); the instrumented server emits one `api.request` per",
-    "request through a BatchLogRecordProcessor with an exporter that does nothing. Goal: < 5 % fewer req/s.",
-    "",
-    "| round | plain req/s | instrumented req/s | ratio |",
-    "| ---: | ---: | ---: | ---: |",
-    ...rows.map(
-      (r) => `| ${r.round} | ${r.plain.toFixed(0)} | ${r.instrumented.toFixed(0)} | ${r.ratio.toFixed(3)} |`,
-    ),
-    "",
-    `Median ratio **${ratio.toFixed(3)}**: the middleware costs **${overhead.toFixed(1)} %** of req/s`,
-    `(goal < 5 %: ${overhead < 5 ? "met" : "missed"}). One event on the hot path (api.request, batch processor):`,
-    `**${(hotApi.nsPerEvent / 1000).toFixed(2)} µs** (goal < 2 µs: ${hotApi.nsPerEvent < 2000 ? "met" : "missed"}).`,
-    `${exported} records reached the exporter; ${problems} errors or non-2xx responses.`,
-    "",
-  ].join("\n");
+  const markdown = report(started, host, loads, hot, rounds, exported);
   console.log(`\n${markdown}`);
-
   if (WRITE) {
     const text = readFileSync(RESULTS, "utf8");
     const start = text.indexOf(SECTION);
