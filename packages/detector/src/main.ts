@@ -4,7 +4,6 @@ import pretty from "pino-pretty";
 import { ApiServer, type ComponentHealth, type Readiness } from "./api/server.ts";
 import { apiBaseUrl } from "./api/config.ts";
 import { AlertManager } from "./alerts/manager.ts";
-import { MemoryAlertStore } from "./alerts/memory-store.ts";
 import type { AlertChange } from "./alerts/types.ts";
 import { AuthOutcomeCounter } from "./auth-outcomes.ts";
 import type { Config } from "./config/schema.ts";
@@ -20,7 +19,7 @@ import { loadRules } from "./rules/compile.ts";
 import type { CompiledRule } from "./engine/types.ts";
 import { createSinkDispatcher } from "./sinks/build.ts";
 import type { SinkDispatcher } from "./sinks/dispatcher.ts";
-import { MemoryWindowStore } from "./state/memory/store.ts";
+import { createStateStores, type StateStores } from "./state/factory.ts";
 import type { WindowStore } from "./state/types.ts";
 import { Telemetry } from "./telemetry.ts";
 
@@ -74,6 +73,7 @@ export class Detector {
   readonly grpc: OtlpGrpcReceiver | undefined;
   readonly http: OtlpHttpReceiver | undefined;
   readonly logger: Logger;
+  readonly #state: StateStores;
   readonly #components: Component[];
   #started: Component[] = [];
   #stopping: Promise<void> | undefined;
@@ -91,7 +91,17 @@ export class Detector {
       metrics,
       this.rules.map((r) => r.id),
     );
-    this.windows = new MemoryWindowStore({ maxGroupsPerRule: config.rules.max_groups_per_rule, metrics });
+    // windows, alerts and report in memory or in Redis (`state` section)
+    this.#state = createStateStores(config, {
+      metrics,
+      clock,
+      resolveSecret: (ref) => resolveSecret(ref, env),
+      onRedisEvent: (event, err) => {
+        if (event === "error") this.logger.warn({ err }, "redis connection error");
+        else if (event === "ready") this.logger.info("redis connection ready");
+      },
+    });
+    this.windows = this.#state.windows;
     const engine = new Engine({
       rules: this.rules,
       store: this.windows,
@@ -108,10 +118,7 @@ export class Detector {
       onError: (err) => this.logger.error({ err }, "alert delivery store failed"),
     });
     this.alerts = new AlertManager({
-      store: new MemoryAlertStore({
-        retentionSeconds: config.alerts.retention_seconds,
-        maxAlerts: config.alerts.max_alerts,
-      }),
+      store: this.#state.alerts,
       clock,
       metrics,
       purgeIntervalSeconds: config.alerts.purge_interval_seconds,
@@ -126,6 +133,7 @@ export class Detector {
       clock,
       addressGroup: (address) => groupAddress(address, prefix),
       onError: (err) => this.logger.warn({ err }, "report store failed"),
+      ...(this.#state.report ? { store: this.#state.report } : {}),
     });
     this.pipeline = new Pipeline({
       evaluator: engine,
@@ -161,6 +169,7 @@ export class Detector {
       c ? [{ name, start: () => c.start(), stop: () => c.stop() }] : [];
     this.#components = [
       ...named("telemetry", this.telemetry),
+      ...this.#state.components,
       ...named("window store", this.windows),
       ...named("sinks", this.dispatcher),
       ...named("alerts", this.alerts),
@@ -178,6 +187,7 @@ export class Detector {
       const up = this.#started.includes(c);
       checks[c.name] = up ? { healthy: true } : { healthy: false, detail: "not started" };
     }
+    for (const [name, health] of Object.entries(this.#state.health())) checks[name] = health;
     if (this.#stopping) checks["detector"] = { healthy: false, detail: "shutting down" };
     return { ready: Object.values(checks).every((c) => c.healthy), checks };
   }

@@ -5,6 +5,7 @@ import { receiversSectionSchema } from "../receiver/config.ts";
 import { reportSectionSchema } from "../report/config.ts";
 import { rulesSectionSchema } from "../rules/config.ts";
 import { sinksSectionSchema } from "../sinks/config.ts";
+import { stateSectionSchema } from "../state/config.ts";
 import { ingestSectionSchema, logSectionSchema, metricsSectionSchema } from "./sections.ts";
 
 /**
@@ -17,6 +18,7 @@ export const configSchema = z
     receivers: receiversSectionSchema,
     ingest: ingestSectionSchema,
     rules: rulesSectionSchema,
+    state: stateSectionSchema,
     alerts: alertsSectionSchema,
     report: reportSectionSchema,
     sinks: sinksSectionSchema,
