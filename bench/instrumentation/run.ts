@@ -220,7 +220,10 @@ async function main(): Promise<void> {
       const next = text.indexOf("\n## ", start + SECTION.length);
       updated = text.slice(0, start) + markdown + (next < 0 ? "" : `\n${text.slice(next + 1)}`);
     }
-    writeFileSync(RESULTS, updated);
+    // keep the file as the repository's formatter wants it (tables aligned, lines wrapped)
+    const prettier = await import("prettier");
+    const config = (await prettier.resolveConfig(RESULTS.pathname)) ?? {};
+    writeFileSync(RESULTS, await prettier.format(updated, { ...config, parser: "markdown" }));
     console.log(`updated ${RESULTS.pathname}`);
   }
 }
