@@ -131,14 +131,22 @@ export const METRIC_CATALOG = {
     kind: "counter",
     unit: "{delivery}",
     labels: ["sink", "outcome"],
-    description: "Delivery attempts by sink and outcome (success, retry, failed, dead_letter)",
+    description:
+      "Alert deliveries by sink and outcome: attempts that succeeded (success), failed and will be retried (retry) or failed for good (failed); deliveries that became dead letters (dead_letter) or were merged into a pending update of the same alert (coalesced)",
+  },
+  sinkAttemptDuration: {
+    name: "secmon_sink_attempt_seconds",
+    kind: "histogram",
+    unit: "s",
+    labels: ["sink"],
+    description: "Duration of one delivery attempt (one request, or one message for a batch), by sink",
   },
   sinkQueueDepth: {
     name: "secmon_sink_queue_depth",
     kind: "gauge",
     unit: "{delivery}",
     labels: ["sink"],
-    description: "Deliveries waiting in the outbox, by sink",
+    description: "Deliveries in the outbox (waiting, in flight or backing off), by sink",
   },
   sinkOldestAge: {
     name: "secmon_sink_oldest_undelivered_seconds",

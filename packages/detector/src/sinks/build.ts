@@ -1,7 +1,7 @@
 import { resolveSecret } from "../config/secret.ts";
+import type { Outbox } from "../outbox/types.ts";
 import type { SinkConfig, SinksConfig } from "./config.ts";
 import { ConsoleSink, type ConsoleStream } from "./console.ts";
-import type { DeadLetterStore } from "./dead-letters.ts";
 import { SinkDispatcher, type SinkMetrics, type Sleep } from "./dispatcher.ts";
 import { NO_RETRY, type SinkFilter, type SinkRoute } from "./sink.ts";
 import { WebhookSink } from "./webhook.ts";
@@ -16,7 +16,8 @@ export interface BuildSinksOptions {
   readonly sleep?: Sleep;
   readonly random?: () => number;
   readonly metrics?: SinkMetrics;
-  readonly deadLetters?: DeadLetterStore;
+  /** Where deliveries and dead letters are kept (started before the dispatcher). Default: in memory. */
+  readonly outbox?: Outbox;
   readonly drainMs?: number;
   readonly onError?: (err: unknown) => void;
 }
@@ -81,7 +82,7 @@ export function createSinkDispatcher(config: SinksConfig, o: BuildSinksOptions =
     ...(o.sleep ? { sleep: o.sleep } : {}),
     ...(o.random ? { random: o.random } : {}),
     ...(o.metrics ? { metrics: o.metrics } : {}),
-    ...(o.deadLetters ? { deadLetters: o.deadLetters } : {}),
+    ...(o.outbox ? { outbox: o.outbox } : {}),
     ...(o.drainMs !== undefined ? { drainMs: o.drainMs } : {}),
     ...(o.onError ? { onError: o.onError } : {}),
   });

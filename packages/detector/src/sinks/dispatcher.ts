@@ -1,15 +1,28 @@
+import { hostname } from "node:os";
 import type { ObservableCallback } from "@opentelemetry/api";
 import { monotonicFactory } from "ulidx";
 import type { AlertChange } from "../alerts/types.ts";
 import { SecmonError } from "../errors.ts";
 import type { Metrics } from "../metrics/catalog.ts";
-import type { DeadLetter, DeadLetterReason, DeadLetterStore } from "./dead-letters.ts";
-import { MemoryDeadLetterStore } from "./dead-letters.ts";
+import { MemoryOutbox } from "../outbox/memory.ts";
+import type {
+  DeadLetter,
+  DeadLetterReason,
+  DeadLetterStore,
+  NewDelivery,
+  Outbox,
+  OutboxItem,
+} from "../outbox/types.ts";
 import { backoffMs, passes, type AttemptResult, type Delivery, type SinkRoute } from "./sink.ts";
 
 export type SinkMetrics = Pick<
   Metrics,
-  "sinkDeliveries" | "sinkQueueDepth" | "sinkOldestAge" | "sinkDeadLetters" | "storeErrors"
+  | "sinkDeliveries"
+  | "sinkAttemptDuration"
+  | "sinkQueueDepth"
+  | "sinkOldestAge"
+  | "sinkDeadLetters"
+  | "storeErrors"
 >;
 
 /** Waits `ms`; rejects when `signal` aborts. Tests pass one that advances a fake clock. */
@@ -29,41 +42,70 @@ export const realSleep: Sleep = (ms, signal) =>
     signal.addEventListener("abort", onAbort, { once: true });
   });
 
+/** Something that runs beside the dispatcher and shares its lifecycle (Alertmanager re-sends). */
+export interface Companion {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 export interface SinkDispatcherOptions {
   readonly routes: readonly SinkRoute[];
-  readonly deadLetters?: DeadLetterStore;
-  /** Dead letters kept per sink. Default 1000 (or per route, see maxDeadLetters). */
+  /**
+   * Where deliveries wait (started by the caller before `start()`, stopped after `stop()`).
+   * Default: a MemoryOutbox of the dispatcher's own.
+   */
+  readonly outbox?: Outbox;
+  /** Dead letters kept per sink when the route does not say. Default 1000. */
   readonly maxDeadLetters?: (sink: string) => number;
   readonly clock?: () => number;
+  /** Waits for the next due delivery and bounds the drain; tests pass a fake one. */
   readonly sleep?: Sleep;
   readonly random?: () => number;
   readonly metrics?: SinkMetrics;
-  /** How long `stop()` keeps delivering what is queued before the rest becomes dead letters. Default 5 s. */
+  /** How long `stop()` keeps delivering what is due before it aborts attempts. Default 5 s. */
   readonly drainMs?: number;
-  /** Called when the dead-letter store fails (the letter is then lost; counted in secmon_store_errors). */
+  /** Called when the outbox fails (the operation is counted in secmon_store_errors{store="outbox"}). */
   readonly onError?: (err: unknown) => void;
+  /** Started and stopped with the dispatcher. */
+  readonly companions?: readonly Companion[];
+  /** Lease holder name in the outbox. Default `<host>/<pid>/<ulid>`. */
+  readonly owner?: string;
 }
 
 class Lane {
   readonly route: SinkRoute;
-  readonly queue: Delivery[] = [];
-  readonly inFlight = new Set<Delivery>();
+  readonly name: string;
+  inFlight = 0;
+  pumping = false;
+  again = false;
+  /** Cancels the wait for the next due delivery. */
+  wake: AbortController | undefined;
+  /** Batching sinks: no message before this (ms). */
+  nextBatchAt = 0;
   constructor(route: SinkRoute) {
     this.route = route;
+    this.name = route.sink.name;
   }
-  get name(): string {
-    return this.route.sink.name;
+  get slots(): number {
+    return this.route.batch ? 1 : this.route.maxConcurrency;
   }
 }
 
+const RETRY_STORE_MS = 1000;
+
 /**
- * Fans alert changes out to sinks without ever blocking the caller: each sink has a bounded
- * queue and at most `maxConcurrency` deliveries in flight (a delivery holds its slot while it
- * waits between retries, so a slow receiver never piles up requests). What finally fails is a
- * dead letter an operator can list, replay or drop.
+ * Fans alert changes out to sinks through an outbox, without ever blocking the caller. Every
+ * (change, sink) delivery is written to the outbox before its first attempt and removed on
+ * success, so deliveries survive receiver outages and (with a durable outbox) detector crashes;
+ * `start()` resumes what an earlier run left. Per sink at most `maxConcurrency` attempts run at
+ * once; a failed attempt frees its slot and is scheduled again in the outbox (exponential
+ * backoff with full jitter, or the receiver's Retry-After). What finally fails becomes a dead
+ * letter an operator can list, replay or drop.
  */
 export class SinkDispatcher {
+  readonly outbox: Outbox;
   readonly deadLetters: DeadLetterStore;
+  readonly owner: string;
   readonly #lanes = new Map<string, Lane>();
   readonly #o: SinkDispatcherOptions;
   readonly #clock: () => number;
@@ -74,12 +116,17 @@ export class SinkDispatcher {
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #idleWaiters: (() => void)[] = [];
-  #pendingWrites = new Set<Promise<unknown>>();
-  #callbacks: [SinkMetrics[keyof SinkMetrics], ObservableCallback][] = [];
+  #quietWaiters: (() => void)[] = [];
+  #checking = false;
+  #activity = 0;
+  readonly #pendingWrites = new Set<Promise<unknown>>();
+  #callbacks: [SinkMetrics["sinkQueueDepth"], ObservableCallback][] = [];
 
   constructor(options: SinkDispatcherOptions) {
     this.#o = options;
-    this.deadLetters = options.deadLetters ?? new MemoryDeadLetterStore();
+    this.outbox = options.outbox ?? new MemoryOutbox();
+    this.deadLetters = this.outbox.deadLetters;
+    this.owner = options.owner ?? `${hostname()}/${process.pid}/${monotonicFactory()()}`;
     this.#clock = options.clock ?? Date.now;
     this.#sleep = options.sleep ?? realSleep;
     this.#random = options.random ?? Math.random;
@@ -96,61 +143,81 @@ export class SinkDispatcher {
     return [...this.#lanes.keys()];
   }
 
+  /** Registers the gauges, starts companions and resumes what the outbox holds. */
   async start(): Promise<void> {
     const m = this.#o.metrics;
-    if (!m || this.#callbacks.length > 0) return;
-    const depth: ObservableCallback = (r) => {
-      for (const lane of this.#lanes.values())
-        r.observe(lane.queue.length + lane.inFlight.size, { sink: lane.name });
-    };
-    const oldest: ObservableCallback = (r) => {
-      const now = this.#clock();
-      for (const lane of this.#lanes.values()) {
-        let first = Infinity;
-        for (const d of lane.inFlight) first = Math.min(first, d.enqueuedAt);
-        const queued = lane.queue[0];
-        if (queued) first = Math.min(first, queued.enqueuedAt);
-        r.observe(first === Infinity ? 0 : Math.max(0, now - first) / 1000, { sink: lane.name });
-      }
-    };
-    const dead: ObservableCallback = async (r) => {
-      try {
-        const counts = await this.deadLetters.counts();
-        for (const name of this.#lanes.keys()) r.observe(counts[name] ?? 0, { sink: name });
-      } catch {
-        // counted where the store fails
-      }
-    };
-    this.#callbacks = [
-      [m.sinkQueueDepth, depth],
-      [m.sinkOldestAge, oldest],
-      [m.sinkDeadLetters, dead],
-    ];
-    for (const [g, cb] of this.#callbacks) (g as SinkMetrics["sinkQueueDepth"]).addCallback(cb);
+    if (m && this.#callbacks.length === 0) {
+      const backlog: ObservableCallback = async (r) => {
+        try {
+          const b = await this.outbox.backlog();
+          for (const name of this.#lanes.keys()) r.observe(b[name]?.depth ?? 0, { sink: name });
+        } catch {
+          // counted where the outbox fails
+        }
+      };
+      const oldest: ObservableCallback = async (r) => {
+        try {
+          const b = await this.outbox.backlog();
+          const now = this.#clock();
+          for (const name of this.#lanes.keys()) {
+            const at = b[name]?.oldestEnqueuedAt;
+            r.observe(at === undefined ? 0 : Math.max(0, now - at) / 1000, { sink: name });
+          }
+        } catch {
+          // counted where the outbox fails
+        }
+      };
+      const dead: ObservableCallback = async (r) => {
+        try {
+          const counts = await this.deadLetters.counts();
+          for (const name of this.#lanes.keys()) r.observe(counts[name] ?? 0, { sink: name });
+        } catch {
+          // counted where the outbox fails
+        }
+      };
+      this.#callbacks = [
+        [m.sinkQueueDepth, backlog],
+        [m.sinkOldestAge, oldest],
+        [m.sinkDeadLetters, dead],
+      ];
+      for (const [g, cb] of this.#callbacks) g.addCallback(cb);
+    }
+    for (const c of this.#o.companions ?? []) await c.start();
+    for (const lane of this.#lanes.values()) this.#pump(lane);
   }
 
   /**
    * Hands changes to every sink whose filter accepts them. Synchronous, never throws, never
-   * waits: a full queue turns the delivery into a dead letter (queue_full).
+   * waits: the deliveries are written to the outbox in the background (one atomic write per
+   * call), then attempted. A sink whose backlog is at `queue_capacity` dead-letters the new
+   * delivery (queue_full).
    */
   dispatch(changes: readonly AlertChange[]): void {
+    const now = this.#clock();
+    const deliveries: NewDelivery[] = [];
     for (const change of changes) {
       for (const lane of this.#lanes.values()) {
         try {
           if (!passes(lane.route.filter, change)) continue;
-          const delivery: Delivery = {
-            id: `dlv_${this.#newId(this.#clock())}`,
+          deliveries.push({
+            id: `dlv_${this.#newId(now)}`,
             sink: lane.name,
             type: change.type,
             alert: change.alert,
-            enqueuedAt: this.#clock(),
-          };
-          this.#enqueue(lane, delivery);
+            enqueuedAt: now,
+            dueAt: now,
+          });
         } catch (err) {
           this.#o.onError?.(err);
         }
       }
     }
+    if (deliveries.length === 0) return;
+    if (this.#stopping && !this.outbox.durable) {
+      for (const d of deliveries) this.#deadLetter(d, "shutdown", "detector stopping", 0);
+      return;
+    }
+    this.#track(this.#store(deliveries));
   }
 
   /**
@@ -163,27 +230,25 @@ export class SinkDispatcher {
     const lane = this.#lanes.get(dl.sink);
     if (!lane) throw new SecmonError("NOT_FOUND", `sink ${dl.sink} is not configured`);
     if (this.#stopping) throw new SecmonError("SHUTTING_DOWN");
-    await this.deadLetters.remove(id);
-    const delivery: Delivery = {
-      id: dl.id,
-      sink: dl.sink,
-      type: dl.type,
-      alert: dl.alert,
-      enqueuedAt: this.#clock(),
-    };
-    this.#enqueue(lane, delivery);
+    const delivery = await this.outbox.replay(id, this.#clock());
+    if (!delivery) throw new SecmonError("NOT_FOUND", `dead letter ${id}`);
+    this.#pump(lane);
     return delivery;
   }
 
-  /** Resolves once every queue is empty and nothing is in flight (tests, drain). */
+  /** Resolves once the outbox holds nothing for these sinks and nothing is in flight (tests). */
   whenIdle(): Promise<void> {
-    if (this.#idle()) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return new Promise((resolve) => {
+      this.#idleWaiters.push(resolve);
+      this.#checkIdle();
+    });
   }
 
   /**
-   * Stops accepting, keeps delivering what is queued for up to `drainMs` (no more retries),
-   * then aborts: what is left becomes dead letters (shutdown). Idempotent, safe before start.
+   * Stops taking new work: keeps delivering what is due for up to `drainMs` (failures are not
+   * retried now; batches go out at once), then aborts what is in flight. With a durable outbox
+   * every undelivered delivery stays there for the next start; with the memory outbox it becomes
+   * a dead letter (shutdown). Idempotent, safe before start. Does not stop the outbox.
    */
   stop(): Promise<void> {
     this.#stopped ??= this.#stop();
@@ -192,91 +257,234 @@ export class SinkDispatcher {
 
   async #stop(): Promise<void> {
     this.#stopping = true;
-    for (const [g, cb] of this.#callbacks) (g as SinkMetrics["sinkQueueDepth"]).removeCallback(cb);
+    for (const [g, cb] of this.#callbacks) g.removeCallback(cb);
     this.#callbacks = [];
+    await Promise.allSettled((this.#o.companions ?? []).map((c) => c.stop()));
+    for (const lane of this.#lanes.values()) {
+      lane.nextBatchAt = 0;
+      this.#pump(lane);
+    }
     const drain = new AbortController();
     const deadline = this.#sleep(this.#o.drainMs ?? 5000, drain.signal).catch(() => undefined);
-    await Promise.race([this.whenIdle(), deadline]);
+    await Promise.race([this.#whenQuiet(), deadline]);
     drain.abort();
     this.#abort.abort(new SecmonError("SHUTTING_DOWN"));
-    for (const lane of this.#lanes.values()) {
-      for (const d of lane.queue.splice(0)) this.#deadLetter(lane, d, "shutdown", "detector stopped", 0);
+    for (const lane of this.#lanes.values()) lane.wake?.abort();
+    await this.#whenQuiet();
+    if (this.outbox.durable) {
+      await this.outbox.release(this.owner).catch((err: unknown) => this.#storeFailed("release", err));
+    } else {
+      await this.#sweep();
     }
-    await this.whenIdle();
     await Promise.allSettled([...this.#pendingWrites]);
     await Promise.allSettled([...this.#lanes.values()].map((l) => l.route.sink.close?.()));
   }
 
-  #enqueue(lane: Lane, delivery: Delivery): void {
-    if (this.#stopping) {
-      this.#deadLetter(lane, delivery, "shutdown", "detector stopping", 0);
-      return;
+  /** Non-durable outbox at stop: what is left would vanish with the process; keep it as dead letters. */
+  async #sweep(): Promise<void> {
+    for (const lane of this.#lanes.values()) {
+      try {
+        const seen = new Set<string>();
+        for (;;) {
+          const items = await this.outbox.claim({
+            sink: lane.name,
+            limit: 1000,
+            now: Number.MAX_SAFE_INTEGER,
+            leaseMs: 0,
+            owner: this.owner,
+            together: true,
+          });
+          const fresh = items.filter((i) => !seen.has(i.id));
+          if (fresh.length === 0) break;
+          for (const item of fresh) {
+            seen.add(item.id);
+            this.#deadLetter(item, "shutdown", "detector stopped", item.attempts - 1);
+          }
+          await Promise.allSettled([...this.#pendingWrites]);
+        }
+      } catch (err) {
+        this.#storeFailed("claim", err);
+      }
     }
-    if (lane.queue.length >= lane.route.queueCapacity) {
-      this.#deadLetter(lane, delivery, "queue_full", `queue of ${lane.route.queueCapacity} is full`, 0);
-      return;
-    }
-    lane.queue.push(delivery);
-    this.#pump(lane);
   }
 
+  async #store(deliveries: NewDelivery[]): Promise<void> {
+    let outcomes;
+    try {
+      outcomes = await this.outbox.enqueue(deliveries, {
+        maxDepth: (sink) => this.#lanes.get(sink)?.route.queueCapacity ?? 0,
+      });
+    } catch (err) {
+      this.#storeFailed("enqueue", err);
+      return;
+    }
+    const touched = new Set<Lane>();
+    outcomes.forEach((outcome, i) => {
+      const d = deliveries[i] as NewDelivery;
+      const lane = this.#lanes.get(d.sink) as Lane;
+      if (outcome === "full") {
+        this.#deadLetter(d, "queue_full", `queue of ${lane.route.queueCapacity} is full`, 0);
+      } else {
+        if (outcome === "coalesced") this.#o.metrics?.sinkDeliveries.add(1, { sink: d.sink, outcome });
+        touched.add(lane);
+      }
+    });
+    for (const lane of touched) this.#pump(lane);
+  }
+
+  /** Claims what is due for a lane while it has free slots, then waits for the next due item. */
   #pump(lane: Lane): void {
-    while (lane.inFlight.size < lane.route.maxConcurrency && lane.queue.length > 0) {
-      const d = lane.queue.shift() as Delivery;
-      lane.inFlight.add(d);
-      void this.#run(lane, d).finally(() => {
-        lane.inFlight.delete(d);
+    if (this.#abort.signal.aborted) return;
+    if (lane.pumping) {
+      lane.again = true;
+      return;
+    }
+    lane.pumping = true;
+    this.#activity++;
+    void this.#fill(lane).finally(() => {
+      lane.pumping = false;
+      // a pump asked for while this one was past its last claim
+      if (lane.again) this.#pump(lane);
+      this.#checkIdle();
+    });
+  }
+
+  async #fill(lane: Lane): Promise<void> {
+    const { route } = lane;
+    try {
+      do {
+        lane.again = false;
+        while (!this.#abort.signal.aborted && lane.inFlight < lane.slots) {
+          const now = this.#clock();
+          if (route.batch && now < lane.nextBatchAt) break;
+          const items = await this.outbox.claim({
+            sink: lane.name,
+            limit: route.batch ? route.batch.maxItems : lane.slots - lane.inFlight,
+            now,
+            leaseMs: leaseMs(route),
+            owner: this.owner,
+            ...(route.batch ? { together: true } : {}),
+          });
+          if (items.length === 0) break;
+          if (route.batch) this.#run(lane, items);
+          else for (const item of items) this.#run(lane, [item]);
+        }
+      } while (lane.again && !this.#abort.signal.aborted);
+      await this.#arm(lane);
+    } catch (err) {
+      this.#storeFailed("claim", err);
+      this.#wakeAt(lane, this.#clock() + RETRY_STORE_MS);
+    }
+  }
+
+  /** Sets the lane's timer to the next due delivery (or batch window). */
+  async #arm(lane: Lane): Promise<void> {
+    lane.wake?.abort();
+    lane.wake = undefined;
+    if (this.#abort.signal.aborted || lane.inFlight >= lane.slots) return;
+    let at = await this.outbox.nextDue(lane.name, this.owner);
+    if (at === undefined) return;
+    if (lane.route.batch) at = Math.max(at, lane.nextBatchAt);
+    this.#wakeAt(lane, at);
+  }
+
+  #wakeAt(lane: Lane, at: number): void {
+    if (this.#abort.signal.aborted) return;
+    lane.wake?.abort();
+    const wake = new AbortController();
+    lane.wake = wake;
+    const wait = Math.max(1, at - this.#clock());
+    this.#sleep(wait, wake.signal).then(
+      () => {
+        if (lane.wake !== wake) return;
+        lane.wake = undefined;
         this.#pump(lane);
-        this.#checkIdle();
+      },
+      () => undefined,
+    );
+  }
+
+  #run(lane: Lane, items: OutboxItem[]): void {
+    lane.inFlight++;
+    this.#activity++;
+    void this.#attempt(lane, items).finally(() => {
+      lane.inFlight--;
+      this.#pump(lane);
+      this.#checkIdle();
+    });
+  }
+
+  async #attempt(lane: Lane, items: OutboxItem[]): Promise<void> {
+    const { sink } = lane.route;
+    const deliveries: Delivery[] = items.map((i) => ({
+      id: i.id,
+      sink: i.sink,
+      type: i.type,
+      alert: i.alert,
+      enqueuedAt: i.enqueuedAt,
+    }));
+    const started = performance.now();
+    let result: AttemptResult;
+    try {
+      result =
+        lane.route.batch && sink.sendBatch
+          ? await sink.sendBatch(deliveries, this.#abort.signal)
+          : await sink.send(deliveries[0] as Delivery, this.#abort.signal);
+    } catch (err) {
+      result = { ok: false, retryable: true, detail: err instanceof Error ? err.message : String(err) };
+    }
+    const m = this.#o.metrics;
+    m?.sinkAttemptDuration.record((performance.now() - started) / 1000, { sink: lane.name });
+    try {
+      await this.#settle(lane, items, result);
+    } catch (err) {
+      // the items stay leased; another start (or the lease's end) brings them back
+      this.#storeFailed(result.ok ? "ack" : "nack", err);
+    }
+  }
+
+  async #settle(lane: Lane, items: OutboxItem[], result: AttemptResult): Promise<void> {
+    const m = this.#o.metrics;
+    const now = this.#clock();
+    if (result.ok) {
+      if (lane.route.batch) lane.nextBatchAt = now + lane.route.batch.windowMs;
+      for (const item of items) {
+        await this.outbox.ack(item.id);
+        m?.sinkDeliveries.add(1, { sink: lane.name, outcome: "success" });
+      }
+      return;
+    }
+    const status = result.status ?? 0;
+    for (const item of items) {
+      if (!result.retryable) {
+        m?.sinkDeliveries.add(1, { sink: lane.name, outcome: "failed" });
+        this.#deadLetter(item, "final_status", result.detail, item.attempts, status);
+        continue;
+      }
+      if (this.#stopping) {
+        m?.sinkDeliveries.add(1, { sink: lane.name, outcome: "failed" });
+        // durable: it stays leased until stop() hands it back for the next start
+        if (!this.outbox.durable) this.#deadLetter(item, "shutdown", result.detail, item.attempts, status);
+        continue;
+      }
+      const { retry } = lane.route;
+      const wait = result.retryAfterMs ?? backoffMs(retry, item.attempts, this.#random);
+      if (now - item.firstAttemptAt + wait > retry.maxRetryMs) {
+        m?.sinkDeliveries.add(1, { sink: lane.name, outcome: "failed" });
+        this.#deadLetter(item, "retries_exhausted", result.detail, item.attempts, status);
+        continue;
+      }
+      m?.sinkDeliveries.add(1, { sink: lane.name, outcome: "retry" });
+      await this.outbox.nack(item.id, this.owner, {
+        dueAt: now + wait,
+        error: result.detail,
+        ...(status > 0 ? { status } : {}),
       });
     }
   }
 
-  async #run(lane: Lane, d: Delivery): Promise<void> {
-    const { sink, retry } = lane.route;
-    const m = this.#o.metrics;
-    const started = this.#clock();
-    for (let attempt = 1; ; attempt++) {
-      let result: AttemptResult;
-      try {
-        result = await sink.send(d, this.#abort.signal);
-      } catch (err) {
-        result = { ok: false, retryable: true, detail: err instanceof Error ? err.message : String(err) };
-      }
-      if (result.ok) {
-        m?.sinkDeliveries.add(1, { sink: lane.name, outcome: "success" });
-        return;
-      }
-      const status = result.status ?? 0;
-      if (!result.retryable) {
-        m?.sinkDeliveries.add(1, { sink: lane.name, outcome: "failed" });
-        this.#deadLetter(lane, d, "final_status", result.detail, attempt, status);
-        return;
-      }
-      if (this.#stopping) {
-        m?.sinkDeliveries.add(1, { sink: lane.name, outcome: "failed" });
-        this.#deadLetter(lane, d, "shutdown", result.detail, attempt, status);
-        return;
-      }
-      const wait = result.retryAfterMs ?? backoffMs(retry, attempt, this.#random);
-      if (this.#clock() - started + wait > retry.maxRetryMs) {
-        m?.sinkDeliveries.add(1, { sink: lane.name, outcome: "failed" });
-        this.#deadLetter(lane, d, "retries_exhausted", result.detail, attempt, status);
-        return;
-      }
-      m?.sinkDeliveries.add(1, { sink: lane.name, outcome: "retry" });
-      try {
-        await this.#sleep(wait, this.#abort.signal);
-      } catch {
-        this.#deadLetter(lane, d, "shutdown", result.detail, attempt, status);
-        return;
-      }
-    }
-  }
-
   #deadLetter(
-    lane: Lane,
-    d: Delivery,
+    d: Pick<NewDelivery, "id" | "sink" | "type" | "alert" | "enqueuedAt">,
     reason: DeadLetterReason,
     detail: string,
     attempts: number,
@@ -294,26 +502,68 @@ export class SinkDispatcher {
       enqueued_at: new Date(d.enqueuedAt).toISOString(),
       failed_at: new Date(this.#clock()).toISOString(),
     };
-    this.#o.metrics?.sinkDeliveries.add(1, { sink: lane.name, outcome: "dead_letter" });
-    const max = this.#o.maxDeadLetters?.(lane.name) ?? 1000;
-    const write = this.deadLetters.add(dl, max).catch((err: unknown) => {
-      this.#o.metrics?.storeErrors.add(1, { store: "outbox", operation: "dead_letter" });
-      this.#o.onError?.(err);
-    });
-    this.#pendingWrites.add(write);
-    void write.finally(() => this.#pendingWrites.delete(write));
+    this.#o.metrics?.sinkDeliveries.add(1, { sink: d.sink, outcome: "dead_letter" });
+    const lane = this.#lanes.get(d.sink);
+    const max = lane?.route.maxDeadLetters ?? this.#o.maxDeadLetters?.(d.sink) ?? 1000;
+    this.#track(this.deadLetters.add(dl, max).catch((err: unknown) => this.#storeFailed("dead_letter", err)));
   }
 
-  #idle(): boolean {
-    for (const lane of this.#lanes.values())
-      if (lane.queue.length > 0 || lane.inFlight.size > 0) return false;
+  #track(p: Promise<unknown>): void {
+    this.#pendingWrites.add(p);
+    this.#activity++;
+    void p.finally(() => {
+      this.#pendingWrites.delete(p);
+      this.#checkIdle();
+    });
+  }
+
+  #storeFailed(operation: string, err: unknown): void {
+    this.#o.metrics?.storeErrors.add(1, { store: "outbox", operation });
+    this.#o.onError?.(err);
+  }
+
+  /** Nothing in flight, no claim or write under way. */
+  #quiet(): boolean {
+    if (this.#pendingWrites.size > 0) return false;
+    for (const lane of this.#lanes.values()) if (lane.inFlight > 0 || lane.pumping) return false;
     return true;
   }
 
-  #checkIdle(): void {
-    if (!this.#idle()) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const w of waiters) w();
+  #whenQuiet(): Promise<void> {
+    if (this.#quiet()) return Promise.resolve();
+    return new Promise((resolve) => this.#quietWaiters.push(resolve));
   }
+
+  #checkIdle(): void {
+    this.#activity++;
+    if (!this.#quiet()) return;
+    const quiet = this.#quietWaiters;
+    this.#quietWaiters = [];
+    for (const w of quiet) w();
+    if (this.#idleWaiters.length === 0 || this.#checking) return;
+    this.#checking = true;
+    const seen = this.#activity;
+    void this.outbox
+      .backlog()
+      .then(
+        (b) => {
+          const empty = [...this.#lanes.keys()].every((name) => !b[name]?.depth);
+          if (empty && this.#quiet() && seen === this.#activity) {
+            const idle = this.#idleWaiters;
+            this.#idleWaiters = [];
+            for (const w of idle) w();
+          }
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        this.#checking = false;
+        if (seen !== this.#activity) this.#checkIdle();
+      });
+  }
+}
+
+/** How long a claimed delivery stays ours: comfortably past the attempt's own timeout. */
+function leaseMs(route: SinkRoute): number {
+  return Math.max(60_000, 3 * (route.timeoutMs ?? 60_000));
 }

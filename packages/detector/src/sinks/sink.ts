@@ -1,17 +1,9 @@
 import type { AlertEventType, AlertSeverity } from "@secmon/semconv";
 import { severityRank } from "../alerts/build.ts";
-import type { Alert, AlertChange } from "../alerts/types.ts";
+import type { AlertChange } from "../alerts/types.ts";
+import type { Delivery } from "../outbox/types.ts";
 
-/** One alert change on its way to one sink. The id is stable across retries and replays. */
-export interface Delivery {
-  /** `dlv_` + ULID; sent as X-Secmon-Delivery. */
-  readonly id: string;
-  readonly sink: string;
-  readonly type: AlertEventType;
-  readonly alert: Alert;
-  /** Detector time (ms) at which the change was handed to the dispatcher. */
-  readonly enqueuedAt: number;
-}
+export type { Delivery };
 
 /** The outcome of one attempt. Sinks return failures, they never throw them. */
 export type AttemptResult =
@@ -37,6 +29,11 @@ export interface Sink {
   readonly type: string;
   /** One attempt. `signal` aborts it when the detector stops. */
   send(delivery: Delivery, signal: AbortSignal): Promise<AttemptResult>;
+  /**
+   * One attempt for several deliveries sent as one message (e-mail batches); the result holds
+   * for all of them. Only called for routes with `batch`.
+   */
+  sendBatch?(deliveries: readonly Delivery[], signal: AbortSignal): Promise<AttemptResult>;
   /** Releases resources (idempotent). */
   close?(): Promise<void>;
 }
@@ -68,13 +65,26 @@ export interface RetryPolicy {
 
 export const NO_RETRY: RetryPolicy = { maxRetryMs: 0, initialBackoffMs: 0, maxBackoffMs: 0 };
 
+/** Deliveries of a batching sink go out together, at most one message per window. */
+export interface BatchPolicy {
+  readonly windowMs: number;
+  /** Most deliveries in one message; the rest wait for the next window. */
+  readonly maxItems: number;
+}
+
 /** A sink as the dispatcher drives it. */
 export interface SinkRoute {
   readonly sink: Sink;
   readonly filter: SinkFilter;
   readonly retry: RetryPolicy;
   readonly maxConcurrency: number;
+  /** Deliveries the outbox may hold for this sink; past it a new one becomes a dead letter (queue_full). */
   readonly queueCapacity: number;
+  /** Longest one attempt may take (its lease in the outbox is longer). Default 60 s. */
+  readonly timeoutMs?: number;
+  /** Dead letters kept for this sink. Default 1000. */
+  readonly maxDeadLetters?: number;
+  readonly batch?: BatchPolicy;
 }
 
 /** Exponential backoff with full jitter: uniform in [0, min(max, initial × 2^(retry−1))]. */

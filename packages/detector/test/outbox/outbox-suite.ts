@@ -1,0 +1,224 @@
+import type { AlertEventType } from "@secmon/semconv";
+import { describe, expect, it } from "vitest";
+import { alertFromFiring } from "../../src/alerts/build.ts";
+import type { Alert } from "../../src/alerts/types.ts";
+import type { DeadLetter, NewDelivery, Outbox } from "../../src/outbox/types.ts";
+import { firing, T0 } from "../alerts/fixtures.ts";
+
+export function alertOf(id: string, rule = "brute_force", patch: Partial<Alert> = {}): Alert {
+  return { ...alertFromFiring(firing({ rule }), id, T0), ...patch };
+}
+
+let n = 0;
+export function delivery(
+  alertId: string,
+  type: AlertEventType = "alert.created",
+  over: Partial<NewDelivery> = {},
+): NewDelivery {
+  n++;
+  return {
+    id: `dlv_${String(n).padStart(26, "0")}`,
+    sink: "hook",
+    type,
+    alert: alertOf(alertId),
+    enqueuedAt: T0 + n,
+    dueAt: T0,
+    ...over,
+  };
+}
+
+export function letterOf(d: NewDelivery, over: Partial<DeadLetter> = {}): DeadLetter {
+  return {
+    id: d.id,
+    sink: d.sink,
+    type: d.type,
+    alert: d.alert,
+    reason: "final_status",
+    detail: "HTTP 400",
+    status: 400,
+    attempts: 1,
+    enqueued_at: new Date(d.enqueuedAt).toISOString(),
+    failed_at: new Date(T0).toISOString(),
+    ...over,
+  };
+}
+
+const unbounded = { maxDepth: () => 1000 };
+const claimAt = (
+  now: number,
+  extra: { limit?: number; owner?: string; together?: boolean; sink?: string } = {},
+) => ({
+  sink: extra.sink ?? "hook",
+  limit: extra.limit ?? 10,
+  now,
+  leaseMs: 30_000,
+  owner: extra.owner ?? "me",
+  ...(extra.together ? { together: true } : {}),
+});
+
+/** The semantics every Outbox implementation keeps (types.ts), run against each one. */
+export function outboxSuite(name: string, open: () => Promise<Outbox>): void {
+  describe(`${name}: the Outbox contract`, () => {
+    it("hands out due items oldest first, leases them and counts attempts", async () => {
+      const box = await open();
+      const [a, b, c] = [
+        delivery("alt_a"),
+        delivery("alt_b"),
+        delivery("alt_c", "alert.created", { dueAt: T0 + 5000 }),
+      ];
+      expect(await box.enqueue([a!, b!, c!], unbounded)).toEqual(["queued", "queued", "queued"]);
+      const first = await box.claim(claimAt(T0, { limit: 1 }));
+      expect(first.map((i) => i.id)).toEqual([a!.id]);
+      expect(first[0]).toMatchObject({
+        attempts: 1,
+        firstAttemptAt: T0,
+        alert: a!.alert,
+        type: "alert.created",
+      });
+      // leased: not handed out again until the lease ends
+      expect((await box.claim(claimAt(T0))).map((i) => i.id)).toEqual([b!.id]);
+      expect(await box.claim(claimAt(T0 + 1000))).toEqual([]);
+      expect(await box.nextDue("hook", "me")).toBe(T0 + 5000);
+      expect((await box.claim(claimAt(T0 + 5000))).map((i) => i.id)).toEqual([c!.id]);
+      // all leased to me: nothing for me to wait for; another consumer waits for my leases to end
+      expect(await box.nextDue("hook", "me")).toBeUndefined();
+      expect(await box.nextDue("hook", "other")).toBe(T0 + 30_000);
+      // an expired lease makes the item claimable again (its consumer died)
+      const again = await box.claim(claimAt(T0 + 30_001, { owner: "other" }));
+      expect(again.map((i) => i.id)).toEqual([a!.id, b!.id]);
+      expect(again[0]).toMatchObject({ attempts: 2, firstAttemptAt: T0 });
+    });
+
+    it("ack removes; nack reschedules only for the lease holder; release hands leases back", async () => {
+      const box = await open();
+      const [a, b] = [delivery("alt_a"), delivery("alt_b")];
+      await box.enqueue([a!, b!], unbounded);
+      await box.claim(claimAt(T0));
+      await box.ack(a!.id);
+      await box.nack(b!.id, "someone-else", { dueAt: T0 + 10, error: "nope" });
+      expect(await box.claim(claimAt(T0 + 100))).toEqual([]); // still leased to "me"
+      await box.nack(b!.id, "me", { dueAt: T0 + 2000, error: "HTTP 503", status: 503 });
+      expect(await box.claim(claimAt(T0 + 1999))).toEqual([]);
+      const [retried] = await box.claim(claimAt(T0 + 2000));
+      expect(retried).toMatchObject({ id: b!.id, attempts: 2, lastError: "HTTP 503", lastStatus: 503 });
+      await box.release("me");
+      expect((await box.claim(claimAt(T0 + 2000))).map((i) => i.id)).toEqual([b!.id]);
+      expect(await box.backlog()).toEqual({ hook: { depth: 1, oldestEnqueuedAt: b!.enqueuedAt } });
+      await box.ack(b!.id);
+      await box.ack(b!.id);
+      expect(await box.backlog()).toEqual({});
+      expect(await box.nextDue("hook", "me")).toBeUndefined();
+    });
+
+    it("keeps the changes of one alert in order per sink; `together` hands them out at once", async () => {
+      const box = await open();
+      const created = delivery("alt_a");
+      const other = delivery("alt_b");
+      const resolved = delivery("alt_a", "alert.status_changed");
+      await box.enqueue([created, other, resolved], unbounded);
+      expect((await box.claim(claimAt(T0))).map((i) => i.id)).toEqual([created.id, other.id]);
+      // the status change waits while the creation backs off
+      await box.nack(created.id, "me", { dueAt: T0 + 1000, error: "x" });
+      expect(await box.claim(claimAt(T0 + 10))).toEqual([]);
+      expect(await box.nextDue("hook", "me")).toBe(T0 + 1000);
+      await box.release("me");
+      const batch = await box.claim(claimAt(T0 + 1000, { together: true }));
+      expect(batch.map((i) => i.id)).toEqual([created.id, other.id, resolved.id]);
+      // other sinks are independent
+      await box.enqueue([delivery("alt_a", "alert.created", { sink: "pager" })], unbounded);
+      expect(await box.claim(claimAt(T0 + 1000, { sink: "pager" }))).toHaveLength(1);
+    });
+
+    it("coalesces pending updates of one alert into the newest, keeping its place", async () => {
+      const box = await open();
+      const created = delivery("alt_a");
+      const u1 = delivery("alt_a", "alert.updated");
+      await box.enqueue([created, u1], unbounded);
+      const u2 = {
+        ...delivery("alt_a", "alert.updated"),
+        alert: alertOf("alt_a", "brute_force", { count: 7 }),
+      };
+      const other = delivery("alt_b", "alert.updated");
+      expect(await box.enqueue([u2, other], unbounded)).toEqual(["coalesced", "queued"]);
+      expect((await box.backlog())["hook"]?.depth).toBe(3);
+      const [c] = await box.claim(claimAt(T0));
+      expect(c?.id).toBe(created.id);
+      await box.ack(created.id);
+      const [u] = await box.claim(claimAt(T0));
+      expect(u).toMatchObject({ id: u2.id, enqueuedAt: u1.enqueuedAt, type: "alert.updated" });
+      expect(u?.alert.count).toBe(7);
+      // a leased update is being sent: a newer one queues behind it
+      expect(await box.enqueue([delivery("alt_a", "alert.updated")], unbounded)).toEqual(["queued"]);
+      // a status change is never merged, and an update after it is not merged into what is before it
+      const box2 = await open();
+      await box2.enqueue(
+        [delivery("alt_x", "alert.updated"), delivery("alt_x", "alert.status_changed")],
+        unbounded,
+      );
+      expect(await box2.enqueue([delivery("alt_x", "alert.updated")], unbounded)).toEqual(["queued"]);
+      expect(await box2.enqueue([delivery("alt_x", "alert.status_changed")], unbounded)).toEqual(["queued"]);
+    });
+
+    it("refuses deliveries past a sink's bound", async () => {
+      const box = await open();
+      const limits = { maxDepth: (sink: string) => (sink === "hook" ? 2 : 100) };
+      const out = await box.enqueue(
+        [
+          delivery("alt_a"),
+          delivery("alt_b"),
+          delivery("alt_c"),
+          delivery("alt_d", "alert.created", { sink: "x" }),
+        ],
+        limits,
+      );
+      expect(out).toEqual(["queued", "queued", "full", "queued"]);
+    });
+
+    it("moves deliveries to dead letters, lists them newest first, replays and drops them", async () => {
+      const box = await open();
+      const ds = [delivery("alt_a"), delivery("alt_b"), delivery("alt_c"), delivery("alt_d")];
+      await box.enqueue(ds, unbounded);
+      for (const d of ds) await box.deadLetters.add(letterOf(d), 3);
+      expect(await box.backlog()).toEqual({});
+      expect(await box.deadLetters.counts()).toEqual({ hook: 3 });
+      expect(await box.deadLetters.get(ds[0]!.id)).toBeUndefined(); // the oldest was dropped
+      const p1 = await box.deadLetters.list({ limit: 2 });
+      expect(p1.dead_letters.map((d) => d.alert.id)).toEqual(["alt_d", "alt_c"]);
+      const p2 = await box.deadLetters.list({ limit: 2, cursor: p1.next_cursor! });
+      expect(p2.dead_letters.map((d) => d.alert.id)).toEqual(["alt_b"]);
+      expect(p2.next_cursor).toBeUndefined();
+      expect((await box.deadLetters.list({ limit: 10, sink: "other" })).dead_letters).toEqual([]);
+      await expect(box.deadLetters.list({ limit: 1, cursor: "bogus" })).rejects.toMatchObject({
+        code: "BAD_REQUEST",
+      });
+      expect(await box.deadLetters.get(ds[3]!.id)).toEqual(letterOf(ds[3]!));
+
+      const replayed = await box.replay(ds[3]!.id, T0 + 9000);
+      expect(replayed).toMatchObject({
+        id: ds[3]!.id,
+        sink: "hook",
+        type: "alert.created",
+        enqueuedAt: T0 + 9000,
+      });
+      expect(await box.replay(ds[3]!.id, T0)).toBeUndefined();
+      const [item] = await box.claim(claimAt(T0 + 9000));
+      expect(item).toMatchObject({ id: ds[3]!.id, attempts: 1, firstAttemptAt: T0 + 9000 });
+      expect(await box.deadLetters.remove(ds[2]!.id)).toBe(true);
+      expect(await box.deadLetters.remove(ds[2]!.id)).toBe(false);
+      expect(await box.deadLetters.counts()).toEqual({ hook: 1 });
+      // a dead letter for a delivery that was never stored (queue_full)
+      await box.deadLetters.add(letterOf(delivery("alt_z"), { reason: "queue_full" }), 10);
+      expect(await box.deadLetters.counts()).toEqual({ hook: 2 });
+    });
+
+    it("is closed after stop (SHUTTING_DOWN); stop is idempotent", async () => {
+      const box = await open();
+      await box.stop();
+      await box.stop();
+      await expect(box.enqueue([delivery("alt_a")], unbounded)).rejects.toMatchObject({
+        code: "SHUTTING_DOWN",
+      });
+      await expect(box.claim(claimAt(T0))).rejects.toMatchObject({ code: "SHUTTING_DOWN" });
+    });
+  });
+}
