@@ -26,6 +26,7 @@ import {
   checkAttribute,
   emptyParts,
   noteProblem,
+  resetParts,
   serviceOf,
   setAttr,
 } from "./normalize.ts";
@@ -172,9 +173,11 @@ function decodeScopeLogs(
 }
 
 const check: AttrCheck = { value: "", error: undefined };
+const recordParts: RecordParts = emptyParts();
 
 function decodeLogRecord(r: Reader, end: number): RecordParts {
-  const parts = emptyParts();
+  // One parts object for every record: BatchBuilder.add copies what it keeps.
+  const parts = resetParts(recordParts);
   const attrs = parts.attributes;
   while (r.pos < end) {
     const tag = r.uint32();

@@ -196,20 +196,24 @@ export interface RecordParts {
 }
 
 export function emptyParts(): RecordParts {
-  return {
-    eventName: undefined,
-    timeMs: 0,
-    observedMs: 0,
-    severityNumber: undefined,
-    severityText: undefined,
-    body: undefined,
-    traceId: undefined,
-    spanId: undefined,
-    attributes: {},
-    attributeCount: 0,
-    problem: undefined,
-    reason: undefined,
-  };
+  return resetParts({} as RecordParts);
+}
+
+/** Clears `parts` for the next record (a fresh attributes object) and returns it. */
+export function resetParts(parts: RecordParts): RecordParts {
+  parts.eventName = undefined;
+  parts.timeMs = 0;
+  parts.observedMs = 0;
+  parts.severityNumber = undefined;
+  parts.severityText = undefined;
+  parts.body = undefined;
+  parts.traceId = undefined;
+  parts.spanId = undefined;
+  parts.attributes = {};
+  parts.attributeCount = 0;
+  parts.problem = undefined;
+  parts.reason = undefined;
+  return parts;
 }
 
 /** Notes the first problem of a record; later ones are not reported. */
