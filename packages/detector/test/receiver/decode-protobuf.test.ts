@@ -287,6 +287,28 @@ describe("decodeLogsProtobuf", () => {
     expect(batch.events.map((e) => e.attributes[ATTR.URL_PATH])).toEqual(paths);
   });
 
+  it("reads long keys and values (multi-byte lengths) and every scalar type the same way", () => {
+    const longKey = `custom.${"k".repeat(150)}`;
+    const longValue = "v".repeat(300);
+    const batch = one({
+      eventName: "custom.long",
+      attributes: [
+        keyValue(longKey, { string: longValue }),
+        keyValue("flag", { bool: true }),
+        keyValue("ratio", { double: 0.5 }),
+        keyValue("count", { int: 300 }),
+        keyValue("ünï", { string: "çødé" }),
+      ],
+    });
+    expect(batch.events[0]?.attributes).toEqual({
+      [longKey]: longValue,
+      flag: true,
+      ratio: 0.5,
+      count: 300,
+      ünï: "çødé",
+    });
+  });
+
   it("decodes an empty request to an empty batch", () => {
     expect(decodeLogsProtobuf(new Uint8Array(), ARRIVAL)).toEqual({ events: [], ignored: 0, rejected: {} });
   });
