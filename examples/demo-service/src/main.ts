@@ -10,6 +10,9 @@ import { startTelemetry } from "./telemetry.ts";
 // a demo: without any environment set, run as development (public development hash key, with a
 // warning); set NODE_ENV=production and SECMON_HASH_SECRET to run it like a real service
 process.env.NODE_ENV ??= "development";
+if (process.env.SECMON_HASH_SECRET === undefined) {
+  console.warn("SECMON_HASH_SECRET is not set: user.hash uses the public development key (not pseudonymous)");
+}
 
 const { sdk, security } = startTelemetry(process.env.OTEL_SERVICE_NAME ?? "demo-service");
 const demo = await createDemoApp({ events: security });
