@@ -119,7 +119,7 @@ describe("detector replicas on one Redis", () => {
       const conn = redis.connection({ prefix });
       await conn.open();
       try {
-        expect(await conn.client.zrange(`${alertsBase(prefix)}ix:rule:brute_force`, 0, -1)).toEqual([
+        expect(await conn.client.zrange(`${alertsBase(prefix)}ix:rule:brute_force`, "0", "-1")).toEqual([
           alert.id,
         ]);
       } finally {
