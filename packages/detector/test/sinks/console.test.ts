@@ -144,7 +144,7 @@ describe("sinks config section", () => {
       timeout_seconds: 10,
       max_retry_seconds: 3600,
       max_concurrency: 4,
-      queue_capacity: 1000,
+      queue_capacity: 10_000,
       max_dead_letters: 1000,
     });
   });
