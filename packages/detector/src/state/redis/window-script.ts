@@ -6,23 +6,25 @@ import { defineScript } from "./connection.ts";
  * applied-batch marker: a second call with the same marker answers the stored results.
  *
  * KEYS[1]   the applied-batch marker; KEYS[2..] the state keys the ops name
- * ARGV[1]   the ops as JSON: [[code, key, key2, bucketMs, windowMs, latenessMs, ttlMs, times,
- *           amounts | first member index, maxMembers], …]; code 1 window_add, 2 window_read,
- *           3 distinct_add, 4 distinct_read; key/key2 index KEYS; members are ARGV entries
- *           (binary-safe, never inside JSON)
+ * ARGV[1]   the ops as JSON: [[code, key, key2, geometry, times, amounts | first member index,
+ *           maxMembers], …]; code 1 window_add, 2 window_read, 3 distinct_add, 4 distinct_read;
+ *           key/key2 index KEYS; members are ARGV entries (binary-safe, never inside JSON)
  * ARGV[2]   marker TTL (ms); ARGV[3] extra TTL (ms) for state keys
- * returns   "value,at,oldest,late,…" per op (empty at/oldest: null), %.17g numbers
+ * ARGV[4]   the geometries the ops index, as JSON: [[bucketMs, windowMs, latenessMs, ttlMs], …]
+ * returns   value, at, oldest, late per op, flat (integral numbers as integers, others as
+ *           %.17g text, null as nil); the marker keeps them MessagePack-encoded
  *
- * A numeric window key is a string "newest,aux,start,amount,start,amount,…"; a distinct window is
- * the same string (aux: the cutoff members were last pruned to, amounts: members per bucket) plus
- * a sorted set member → start of the bucket it was last seen in.
+ * A numeric window key is a MessagePack array [newest, aux, start, amount, start, amount, …]; a
+ * distinct window is the same array (aux: the cutoff members were last pruned to, amounts: members
+ * per bucket) plus a sorted set member → start of the bucket it was last seen in.
  */
 export const WINDOW_SCRIPT = defineScript(
   "secmonWindows",
   String.raw`
 local done = redis.call('GET', KEYS[1])
-if done then return done end
+if done then return cmsgpack.unpack(done) end
 local ops = cjson.decode(ARGV[1])
+local geometries = cjson.decode(ARGV[4])
 local markerTtl = tonumber(ARGV[2])
 local extraTtl = tonumber(ARGV[3])
 local floor = math.floor
@@ -33,24 +35,20 @@ local function load(key)
   local raw = redis.call('GET', key)
   local b = {}
   if not raw then return NEG, NEG, b end
-  local i, newest, aux, s = 0, NEG, NEG, 0
-  for tok in string.gmatch(raw, '[^,]+') do
-    i = i + 1
-    if i == 1 then newest = tonumber(tok)
-    elseif i == 2 then aux = tonumber(tok)
-    elseif i % 2 == 1 then s = tonumber(tok)
-    else b[s] = tonumber(tok) end
-  end
-  return newest, aux, b
+  local t = cmsgpack.unpack(raw)
+  for i = 3, #t, 2 do b[t[i]] = t[i + 1] end
+  return t[1], t[2], b
 end
 
 local function save(key, newest, aux, b, ttl)
-  local parts = { fmt(newest), fmt(aux) }
+  local t = { newest, aux }
+  local n = 2
   for s, a in pairs(b) do
-    parts[#parts + 1] = fmt(s)
-    parts[#parts + 1] = fmt(a)
+    t[n + 1] = s
+    t[n + 2] = a
+    n = n + 2
   end
-  redis.call('SET', key, table.concat(parts, ','), 'PX', ttl)
+  redis.call('SET', key, cmsgpack.pack(t), 'PX', ttl)
 end
 
 local function prune(b, cutoff)
@@ -71,13 +69,21 @@ local function sumRange(b, from, to)
   return sum, oldest
 end
 
+-- results: integral numbers as they are (an integer reply), others as %.17g text, null as false
 local out = {}
+local function num(v)
+  if v == floor(v) and v > -9007199254740992 and v < 9007199254740992 then return v end
+  return fmt(v)
+end
 local function result(best, at, oldest, late)
+  local n = #out
   if at == nil then
-    out[#out + 1] = '0,,,' .. fmt(late)
+    out[n + 1] = 0; out[n + 2] = false; out[n + 3] = false
   else
-    out[#out + 1] = fmt(best) .. ',' .. fmt(at) .. ',' .. (oldest == nil and '' or fmt(oldest)) .. ',' .. fmt(late)
+    out[n + 1] = num(best); out[n + 2] = num(at)
+    if oldest == nil then out[n + 3] = false else out[n + 3] = num(oldest) end
   end
+  out[n + 4] = late
 end
 
 local function readOnly(times, newest, b, bucketMs, span, lateness)
@@ -95,14 +101,15 @@ local function readOnly(times, newest, b, bucketMs, span, lateness)
   result(best, at, bestOldest, late)
 end
 
+for _, g in ipairs(geometries) do g[5] = math.ceil(g[2] / g[1]) * g[1] end
 for _, op in ipairs(ops) do
   local code, key = op[1], KEYS[op[2]]
-  local bucketMs, windowMs, lateness, ttl = op[4], op[5], op[6], op[7]
-  local times = op[8]
-  local span = math.ceil(windowMs / bucketMs) * bucketMs
+  local g = geometries[op[4]]
+  local bucketMs, lateness, ttl, span = g[1], g[3], g[4], g[5]
+  local times = op[5]
   local keyTtl = ttl + extraTtl
   if code == 1 then
-    local amounts = op[9]
+    local amounts = op[6]
     local newest, aux, b = load(key)
     local late, best, at, bestOldest = 0, -1, nil, nil
     local evalBucket, sum, oldest = nil, 0, nil
@@ -138,8 +145,8 @@ for _, op in ipairs(ops) do
     readOnly(times, newest, b, bucketMs, span, lateness)
   elseif code == 3 then
     local mkey = KEYS[op[3]]
-    local m0 = op[9]
-    local max = math.max(1, op[10])
+    local m0 = op[6]
+    local max = math.max(1, op[7])
     local newest, prunedTo, h = load(key)
     local card = redis.call('ZCARD', mkey)
     local late, best, at, bestOldest = 0, -1, nil, nil
@@ -213,8 +220,7 @@ for _, op in ipairs(ops) do
   end
 end
 
-local answer = table.concat(out, ';')
-redis.call('SET', KEYS[1], answer, 'PX', markerTtl)
-return answer
+redis.call('SET', KEYS[1], cmsgpack.pack(out), 'PX', markerTtl)
+return out
 `,
 );

@@ -25,11 +25,25 @@ class Call {
   readonly #keyIndex = new Map<string, number>();
   readonly encoded: unknown[] = [];
   readonly members: string[] = [];
+  readonly geometries: number[][] = [];
+  readonly #geometryIndex = new Map<string, number>();
   /** Index in the batch of each op of this call. */
   readonly opIndex: number[] = [];
 
   constructor(marker: string) {
     this.keys = [marker];
+  }
+
+  /** 1-based index of a geometry in this call's geometry table. */
+  geometry(op: StateOp): number {
+    const id = `${op.bucketMs},${op.windowMs},${op.latenessMs},${op.ttlMs}`;
+    let i = this.#geometryIndex.get(id);
+    if (i === undefined) {
+      this.geometries.push([op.bucketMs, op.windowMs, op.latenessMs, op.ttlMs]);
+      i = this.geometries.length;
+      this.#geometryIndex.set(id, i);
+    }
+    return i;
   }
 
   key(k: string): number {
@@ -43,7 +57,7 @@ class Call {
   }
 }
 
-const ARGS_BASE = 4; // ARGV[1..3] are ops, marker TTL, extra TTL; members start at ARGV[4]
+const ARGS_BASE = 5; // ARGV[1..4]: ops, marker TTL, extra TTL, geometries; members from ARGV[5]
 
 /**
  * WindowStore on Redis, shared by every detector replica. Each `apply` is one script call per
@@ -145,6 +159,7 @@ export class RedisWindowStore implements WindowStore {
       JSON.stringify(call.encoded),
       this.#batchTtl,
       this.#extraTtl,
+      JSON.stringify(call.geometries),
       ...call.members,
     ]);
   }
@@ -177,45 +192,49 @@ export class RedisWindowStore implements WindowStore {
         `unsupported state op ${(op as { type: string }).type} in the Redis store`,
       );
     }
-    const geometry = [op.bucketMs, op.windowMs, op.latenessMs, op.ttlMs];
+    const g = call.geometry(op);
     switch (op.type) {
       case "window_add":
-        call.encoded.push([code, call.key(windowKey(prefix, op.key)), 0, ...geometry, op.times, op.amounts]);
+        call.encoded.push([code, call.key(windowKey(prefix, op.key)), 0, g, op.times, op.amounts]);
         break;
       case "window_read":
-        call.encoded.push([code, call.key(windowKey(prefix, op.key)), 0, ...geometry, op.times]);
+        call.encoded.push([code, call.key(windowKey(prefix, op.key)), 0, g, op.times]);
         break;
       case "distinct_add": {
         const k = call.key(distinctKey(prefix, op.key));
         const m = call.key(distinctMembersKey(prefix, op.key));
         const first = ARGS_BASE + call.members.length;
         for (let i = 0; i < op.times.length; i++) call.members.push(op.members[i] ?? "");
-        call.encoded.push([code, k, m, ...geometry, op.times, first, op.maxMembers]);
+        call.encoded.push([code, k, m, g, op.times, first, op.maxMembers]);
         break;
       }
       case "distinct_read":
-        call.encoded.push([code, call.key(distinctKey(prefix, op.key)), 0, ...geometry, op.times]);
+        call.encoded.push([code, call.key(distinctKey(prefix, op.key)), 0, g, op.times]);
         break;
     }
   }
 }
 
-/** "value,at,oldest,late;…" → results. */
+/** value, at, oldest, late per op (numbers, %.17g text or null) → results. */
 function parseResults(answer: unknown, n: number): AggregateResult[] {
-  const text = Buffer.isBuffer(answer) ? answer.toString("utf8") : answer;
-  if (typeof text !== "string") throw new SecmonError("INTERNAL", "window script answered no text");
-  const parts = n === 0 ? [] : text.split(";");
-  if (parts.length !== n) {
-    throw new SecmonError("INTERNAL", `window script answered ${parts.length} results for ${n} ops`);
+  if (!Array.isArray(answer) || answer.length !== 4 * n) {
+    throw new SecmonError("INTERNAL", `window script answered ${describe(answer)} for ${n} ops`);
   }
-  return parts.map((p) => {
-    const [value, at, oldest, late] = p.split(",");
-    return {
+  const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+  const out = new Array<AggregateResult>(n);
+  for (let i = 0; i < n; i++) {
+    const j = 4 * i;
+    out[i] = {
       type: "aggregate",
-      value: Number(value),
-      at: at ? Number(at) : null,
-      oldest: oldest ? Number(oldest) : null,
-      late: Number(late),
+      value: Number(answer[j]),
+      at: num(answer[j + 1]),
+      oldest: num(answer[j + 2]),
+      late: Number(answer[j + 3]),
     };
-  });
+  }
+  return out;
+}
+
+function describe(answer: unknown): string {
+  return Array.isArray(answer) ? `${answer.length / 4} results` : typeof answer;
 }
