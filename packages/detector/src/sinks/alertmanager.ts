@@ -142,11 +142,12 @@ export class AlertmanagerResender {
     }, this.#o.intervalMs);
   }
 
+  /** Cancels the timer and lets a running round finish (each request is bounded by the sink's timeout). */
   async stop(): Promise<void> {
     this.#cancel?.();
     this.#cancel = undefined;
-    this.#abort.abort();
     await this.#running;
+    this.#abort.abort();
   }
 
   /** One round: returns how many alerts were posted successfully. */

@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from "nod
 import type { AddressInfo } from "node:net";
 
 export interface Received {
+  readonly url?: string;
   readonly headers: IncomingHttpHeaders;
   readonly body: string;
 }
@@ -26,7 +27,7 @@ export async function startReceiver(respond: Responder = (_n, _r, res) => res.wr
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const r = { headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      const r = { url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
       received.push(r);
       respond(received.length - 1, r, res);
     });
