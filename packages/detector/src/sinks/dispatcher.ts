@@ -455,6 +455,10 @@ export class SinkDispatcher {
       return;
     }
     const status = result.status ?? 0;
+    const { retry } = lane.route;
+    // one wait for the whole claim, so that a batch stays together
+    const attempts = Math.max(...items.map((i) => i.attempts));
+    const wait = result.retryAfterMs ?? backoffMs(retry, attempts, this.#random);
     for (const item of items) {
       if (!result.retryable) {
         m?.sinkDeliveries.add(1, { sink: lane.name, outcome: "failed" });
@@ -467,8 +471,6 @@ export class SinkDispatcher {
         if (!this.outbox.durable) this.#deadLetter(item, "shutdown", result.detail, item.attempts, status);
         continue;
       }
-      const { retry } = lane.route;
-      const wait = result.retryAfterMs ?? backoffMs(retry, item.attempts, this.#random);
       if (now - item.firstAttemptAt + wait > retry.maxRetryMs) {
         m?.sinkDeliveries.add(1, { sink: lane.name, outcome: "failed" });
         this.#deadLetter(item, "retries_exhausted", result.detail, item.attempts, status);
