@@ -52,7 +52,7 @@ const SEVERITY_COLOR: Record<Alert["severity"], string> = {
 };
 
 /** Most severe first, then in the order the changes happened. */
-function ordered(deliveries: readonly Delivery[]): Delivery[] {
+function ordered<D extends Pick<Delivery, "alert">>(deliveries: readonly D[]): D[] {
   return deliveries
     .map((d, i) => ({ d, i }))
     .sort(
@@ -65,7 +65,7 @@ function ordered(deliveries: readonly Delivery[]): Delivery[] {
 
 /** One message for a batch of changes: a subject that counts them, a text and an HTML summary. */
 export function emailMessage(
-  deliveries: readonly Delivery[],
+  deliveries: readonly Pick<Delivery, "type" | "alert">[],
   o: { readonly subjectPrefix: string; readonly apiBaseUrl?: string },
 ): EmailMessage {
   const list = ordered(deliveries);
