@@ -99,7 +99,9 @@ export class MemoryOutbox implements Outbox {
       if (out.length >= o.limit) break;
       const alertId = h.item.alert.id;
       if (blocked.has(alertId)) continue;
-      const claimable = h.item.dueAt <= o.now && (h.leaseOwner === undefined || h.leaseUntil <= o.now);
+      const claimable =
+        h.item.dueAt <= o.now &&
+        (h.leaseOwner === undefined || (h.leaseOwner !== o.owner && h.leaseUntil <= o.now));
       if (!claimable || !o.together) blocked.add(alertId);
       if (!claimable) continue;
       h.leaseOwner = o.owner;

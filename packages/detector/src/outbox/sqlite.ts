@@ -86,7 +86,8 @@ function prepare(db: DatabaseSync) {
       `INSERT INTO deliveries (id, sink, type, alert_id, alert, enqueued_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     claimHeads: s(
-      `SELECT * FROM deliveries d WHERE d.sink = ? AND d.due_at <= ? AND (d.lease_owner IS NULL OR d.lease_until <= ?) AND ${HEAD} ORDER BY d.seq LIMIT ?`,
+      `SELECT * FROM deliveries d WHERE d.sink = ? AND d.due_at <= ?
+         AND (d.lease_owner IS NULL OR (d.lease_until <= ? AND d.lease_owner <> ?)) AND ${HEAD} ORDER BY d.seq LIMIT ?`,
     ),
     scanSink: s(
       `SELECT seq, alert_id, due_at, lease_owner, lease_until FROM deliveries WHERE sink = ? ORDER BY seq`,
@@ -246,7 +247,7 @@ export class SqliteOutbox implements Outbox {
     return this.#tx((st) => {
       let seqs: number[];
       if (!o.together) {
-        seqs = (st.claimHeads.all(o.sink, o.now, o.now, o.limit) as unknown as DeliveryRow[]).map(
+        seqs = (st.claimHeads.all(o.sink, o.now, o.now, o.owner, o.limit) as unknown as DeliveryRow[]).map(
           (r) => r.seq,
         );
       } else {
@@ -259,7 +260,9 @@ export class SqliteOutbox implements Outbox {
         for (const r of rows) {
           if (seqs.length >= o.limit) break;
           if (blocked.has(r.alert_id)) continue;
-          const claimable = r.due_at <= o.now && (r.lease_owner === null || r.lease_until <= o.now);
+          const claimable =
+            r.due_at <= o.now &&
+            (r.lease_owner === null || (r.lease_owner !== o.owner && r.lease_until <= o.now));
           if (!claimable) {
             blocked.add(r.alert_id);
             continue;

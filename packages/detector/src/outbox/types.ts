@@ -145,8 +145,8 @@ export interface DeadLetterStore {
  * - Bounds: `enqueue` refuses ("full") a delivery for a sink that holds `maxDepth` items
  *   already (coalescing never counts as growth).
  * - Leases: `claim` sets a lease (owner, until) and increments `attempts` (setting
- *   `firstAttemptAt` on the first); an item whose lease expired is claimable again (its
- *   consumer died). `ack` removes the item whoever holds it (it was delivered); `nack` only
+ *   `firstAttemptAt` on the first); an item whose lease expired is claimable again by another
+ *   owner (its consumer died), never by the owner itself (for it the attempt is still running). `ack` removes the item whoever holds it (it was delivered); `nack` only
  *   acts when `owner` still holds the lease; `release` drops every lease of `owner` without
  *   changing `dueAt`. An implementation owned by one process (SQLite) drops all leases in
  *   `start()`, since their holder is gone.
