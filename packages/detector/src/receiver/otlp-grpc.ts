@@ -142,9 +142,10 @@ export class OtlpGrpcReceiver {
     const target = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
     this.#port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(target, credentials, (err, bound) => {
-        if (err)
+        if (err) {
+          server.forceShutdown();
           reject(new SecmonError("CONFIG_INVALID", `cannot listen on ${config.endpoint}: ${err.message}`));
-        else resolve(bound);
+        } else resolve(bound);
       });
     });
     this.#server = server;
@@ -189,7 +190,8 @@ export class OtlpGrpcReceiver {
       (result) => callback(null, result),
       (err: unknown) => {
         const e = asSecmonError(err);
-        callback({ code: e.grpcStatus, details: e.message });
+        // Retryable errors are always UNAVAILABLE: the status senders retry on.
+        callback({ code: e.retryable ? grpc.status.UNAVAILABLE : e.grpcStatus, details: e.message });
       },
     );
   };

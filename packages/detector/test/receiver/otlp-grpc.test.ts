@@ -265,6 +265,17 @@ describe("OtlpGrpcReceiver", () => {
     expect(session.state.remoteWindowSize).toBe(8 * 1024 * 1024);
   });
 
+  it("fails to start with CONFIG_INVALID when the endpoint is taken", async () => {
+    const { receiver } = await setup();
+    const second = new OtlpGrpcReceiver({
+      config: grpcReceiverSchema.parse({ endpoint: `127.0.0.1:${receiver.port}` }),
+      ingestor: new RecordingIngestor(),
+      metrics: new TestMetrics().metrics,
+    });
+    await expect(second.start()).rejects.toMatchObject({ code: "CONFIG_INVALID" });
+    await second.stop();
+  });
+
   it("does not listen when disabled", async () => {
     const { receiver } = await setup({ enabled: false });
     expect(receiver.port).toBeUndefined();

@@ -329,6 +329,17 @@ describe("OtlpHttpReceiver", () => {
     expect(mtls.ingestor.accepted).toHaveLength(1);
   });
 
+  it("fails to start with CONFIG_INVALID when the endpoint is taken", async () => {
+    const { receiver } = await setup();
+    const second = new OtlpHttpReceiver({
+      config: httpReceiverSchema.parse({ endpoint: `127.0.0.1:${receiver.port}` }),
+      ingestor: new RecordingIngestor(),
+      metrics: new TestMetrics().metrics,
+    });
+    await expect(second.start()).rejects.toMatchObject({ code: "CONFIG_INVALID" });
+    await second.stop();
+  });
+
   it("does not listen when disabled", async () => {
     const { receiver } = await setup({ enabled: false });
     expect(receiver.port).toBeUndefined();
