@@ -19,6 +19,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=node:node /out /app
 COPY --chown=node:node deploy/detector/detector.yaml /etc/secmon/detector.yaml
+# The durable alert outbox (a named volume in compose takes this ownership).
+RUN mkdir -p /var/lib/secmon && chown node:node /var/lib/secmon
 # The node image's unprivileged user (uid 1000).
 USER node
 # OTLP gRPC, OTLP HTTP, HTTP API (/healthz, /readyz, /api/...), Prometheus /metrics.

@@ -116,8 +116,9 @@ describe("docker-compose.yml", () => {
 
   it("keeps state in named volumes", () => {
     expect(Object.keys(compose.volumes).sort()).toEqual(
-      ["collector-queue", "grafana-data", "prometheus-data", "redis-data"].sort(),
+      ["collector-queue", "detector-data", "grafana-data", "prometheus-data", "redis-data"].sort(),
     );
+    expect(services.detector.volumes).toContain("detector-data:/var/lib/secmon");
     expect(services.redis.volumes).toContain("redis-data:/data");
     expect(services.collector.volumes).toContain("collector-queue:/var/lib/otelcol/queue");
     expect(services.prometheus.volumes).toContain("prometheus-data:/prometheus");

@@ -36,6 +36,7 @@ export async function testDetectorConfig(
     api: { endpoint: "127.0.0.1:0" },
     metrics: { prometheus: { endpoint: `127.0.0.1:${await freePort()}` } },
     sinks: [{ type: "console", color: "never", min_severity: "critical", rules: { include: ["none"] } }],
+    outbox: { type: "memory" },
     log: { level: "warn" },
     ...extra,
   };

@@ -51,6 +51,8 @@ async function startReplica(name: string, prefix: string, webhook?: string): Pro
         ? [{ type: "webhook", name: "soc", url: webhook, secret: { env: "SECMON_TEST_WEBHOOK_SECRET" } }]
         : [],
       state: { backend: "redis", redis: { url: redis.url, prefix } },
+      // each replica delivers what it created from its own durable outbox
+      outbox: { type: "sqlite", path: join(dir, `${name}-outbox.db`) },
     }),
   );
   const proc = spawn(process.execPath, ["--conditions=@secmon/source", CLI, "--config", file], {

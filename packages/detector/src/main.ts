@@ -17,7 +17,10 @@ import { createReportComponents } from "./report/build.ts";
 import { groupAddress } from "./rules/attributes.ts";
 import { loadRules } from "./rules/compile.ts";
 import type { CompiledRule } from "./engine/types.ts";
+import { createOutbox } from "./outbox/build.ts";
+import type { Outbox } from "./outbox/types.ts";
 import { createSinkDispatcher } from "./sinks/build.ts";
+import { ruleInfoFromRules } from "./sinks/otlp.ts";
 import type { SinkDispatcher } from "./sinks/dispatcher.ts";
 import { createStateStores, type StateStores } from "./state/factory.ts";
 import type { WindowStore } from "./state/types.ts";
@@ -67,6 +70,7 @@ export class Detector {
   readonly rules: readonly CompiledRule[];
   readonly windows: WindowStore;
   readonly alerts: AlertManager;
+  readonly outbox: Outbox;
   readonly dispatcher: SinkDispatcher;
   readonly pipeline: Pipeline;
   readonly api: ApiServer | undefined;
@@ -110,10 +114,14 @@ export class Detector {
     });
 
     const baseUrl = apiBaseUrl(config.api);
+    this.outbox = createOutbox(config.outbox);
     this.dispatcher = createSinkDispatcher(config.sinks, {
       env,
       metrics,
       clock,
+      outbox: this.outbox,
+      alertStore: this.#state.alerts,
+      ruleInfo: ruleInfoFromRules(this.rules),
       ...(baseUrl ? { apiBaseUrl: baseUrl } : {}),
       onError: (err) => this.logger.error({ err }, "alert delivery store failed"),
     });
@@ -171,6 +179,7 @@ export class Detector {
       ...named("telemetry", this.telemetry),
       ...this.#state.components,
       ...named("window store", this.windows),
+      ...named("outbox", this.outbox),
       ...named("sinks", this.dispatcher),
       ...named("alerts", this.alerts),
       ...named("pipeline", this.pipeline),

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { alertsSectionSchema } from "../alerts/config.ts";
 import { apiSectionSchema } from "../api/config.ts";
+import { outboxSectionSchema } from "../outbox/config.ts";
 import { receiversSectionSchema } from "../receiver/config.ts";
 import { reportSectionSchema } from "../report/config.ts";
 import { rulesSectionSchema } from "../rules/config.ts";
@@ -22,6 +23,7 @@ export const configSchema = z
     alerts: alertsSectionSchema,
     report: reportSectionSchema,
     sinks: sinksSectionSchema,
+    outbox: outboxSectionSchema,
     api: apiSectionSchema,
     metrics: metricsSectionSchema,
     log: logSectionSchema,

@@ -34,6 +34,7 @@ function config(prefix: string): Config {
     api: { endpoint: "127.0.0.1:0" },
     metrics: { prometheus: { enabled: false } },
     sinks: [],
+    outbox: { type: "memory" },
     log: { level: "error" },
     alerts: { purge_interval_seconds: 3600 },
     state: { backend: "redis", redis: { url: server.url, prefix, command_timeout_seconds: 1 } },

@@ -1,9 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { AlertSeverity } from "@secmon/semconv";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { parseConfigText } from "../../src/config/load.ts";
-import { outboxSectionSchema } from "../../src/outbox/config.ts";
 import { buildSinkRoutes } from "../../src/sinks/build.ts";
 import { passes } from "../../src/sinks/sink.ts";
 import { change } from "./helpers.ts";
@@ -44,14 +42,9 @@ describe("examples/config/routing.yaml", () => {
     expect(email?.batch).toEqual({ windowMs: 60_000, maxItems: 100 });
   });
 
-  it("its commented outbox section is valid for the outbox schema", () => {
-    const block = text
-      .split("\n")
-      .filter((l) => /^# {1,3}(outbox:|type: sqlite|path:)/.test(l))
-      .map((l) => l.replace(/^# /, ""))
-      .join("\n");
-    const { outbox } = parse(block) as { outbox: unknown };
-    expect(outboxSectionSchema.parse(outbox)).toEqual({
+  it("keeps deliveries in a durable SQLite outbox", () => {
+    const result = parseConfigText(text);
+    expect(result.ok && result.config.outbox).toEqual({
       type: "sqlite",
       path: "/var/lib/secmon/outbox.db",
       synchronous: "normal",
