@@ -9,6 +9,7 @@ import type { Alert } from "../alerts/types.ts";
 import { Engine } from "../engine/engine.ts";
 import type { SecurityEvent } from "../event.ts";
 import { MemoryWindowStore } from "../state/memory/store.ts";
+import type { WindowStore } from "../state/types.ts";
 import { applyOverrides, compileRule } from "./compile.ts";
 import { ruleOverrideSchema, rulesSectionSchema } from "./config.ts";
 import { explainIssues } from "./diagnostics.ts";
@@ -139,8 +140,20 @@ function readExpected(file: string): { expected?: Expected; problems: string[] }
   return { expected: r.data, problems: [] };
 }
 
+export interface GoldenOptions {
+  /**
+   * The window store of the case (started and stopped by the runner), so that the same cases run
+   * against every store; default: a MemoryWindowStore bounded by the case's max_groups_per_rule.
+   */
+  readonly windowStore?: (c: GoldenCase) => WindowStore;
+}
+
 /** Runs one case against its rule (taken from `rules` by the case's folder name). */
-export async function runGoldenCase(c: GoldenCase, rules: readonly LoadedRule[]): Promise<GoldenOutcome> {
+export async function runGoldenCase(
+  c: GoldenCase,
+  rules: readonly LoadedRule[],
+  options: GoldenOptions = {},
+): Promise<GoldenOutcome> {
   const fail = (problems: string[]): GoldenOutcome => ({ case: c, pass: false, problems, alerts: [] });
   const rule = rules.find((r) => r.spec.id === c.rule);
   if (!rule) return fail([`no rule with id "${c.rule}" is loaded`]);
@@ -155,7 +168,9 @@ export async function runGoldenCase(c: GoldenCase, rules: readonly LoadedRule[])
     const [compiled] = applyOverrides([rule], cfg.overrides).map((r) =>
       compileRule({ ...r, spec: { ...r.spec, enabled: true } }, cfg),
     );
-    alerts = await replayBatches(batches, compiled!, cfg.max_groups_per_rule);
+    const store =
+      options.windowStore?.(c) ?? new MemoryWindowStore({ maxGroupsPerRule: cfg.max_groups_per_rule });
+    alerts = await replayBatches(batches, compiled!, store);
   } catch (err) {
     return fail([(err as Error).message]);
   }
@@ -166,9 +181,8 @@ export async function runGoldenCase(c: GoldenCase, rules: readonly LoadedRule[])
 async function replayBatches(
   batches: readonly SecurityEvent[][],
   rule: ReturnType<typeof compileRule>,
-  maxGroupsPerRule: number,
+  store: WindowStore,
 ): Promise<Alert[]> {
-  const store = new MemoryWindowStore({ maxGroupsPerRule });
   const alertStore = new MemoryAlertStore();
   let now = 0;
   const manager = new AlertManager({ store: alertStore, clock: () => now, purgeIntervalSeconds: 0 });
