@@ -114,7 +114,8 @@ export class Detector {
     });
 
     const baseUrl = apiBaseUrl(config.api);
-    this.outbox = createOutbox(config.outbox);
+    // the configured outbox, else the shared Redis with Redis state, else SQLite
+    this.outbox = createOutbox(config.outbox, this.#state);
     this.dispatcher = createSinkDispatcher(config.sinks, {
       env,
       metrics,
