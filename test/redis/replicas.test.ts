@@ -1,8 +1,10 @@
 /**
  * Several detector replicas on one Redis, as real processes started with the secmon-detector
  * CLI from source: an attack whose events alternate between two replicas is detected once (one
- * alert in both APIs and in Redis, one alert.created webhook delivery), and a detector restarted
- * in the middle of an attack still detects it on time (the events before the restart count).
+ * alert in both APIs and in Redis, one alert.created webhook delivery through the shared Redis
+ * outbox), a delivery of a replica killed while it waits to retry is sent by another replica,
+ * and a detector restarted in the middle of an attack still detects it on time (the events
+ * before the restart count).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -12,10 +14,12 @@ import { join, resolve } from "node:path";
 import { ATTR } from "../../packages/semconv/src/index.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Alert } from "../../packages/detector/src/alerts/types.ts";
-import { alertsBase } from "../../packages/detector/src/state/redis/keys.ts";
+import { alertsBase, outboxBase } from "../../packages/detector/src/state/redis/keys.ts";
 import { exportRequest, failedLoginAt, OtlpGrpcSender } from "../../packages/detector/test/redis/otlp.ts";
 import { RedisServer } from "../../packages/detector/test/redis/server.ts";
+import { waitFor } from "../../packages/detector/test/sinks/helpers.ts";
 import { startReceiver } from "../../packages/detector/test/sinks/receiver.ts";
+import type { RedisClient } from "../../packages/detector/src/state/redis/connection.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const CLI = join(ROOT, "packages/detector/src/cli/main.ts");
@@ -35,10 +39,20 @@ interface Replica {
   readonly grpc: string;
   readonly api: string;
   stop(): Promise<void>;
+  /** SIGKILL: no drain, no lease handed back. */
+  kill(): Promise<void>;
 }
 
-/** Starts `secmon-detector --config FILE` and waits for its "detector started" log line. */
-async function startReplica(name: string, prefix: string, webhook?: string): Promise<Replica> {
+/**
+ * Starts `secmon-detector --config FILE` and waits for its "detector started" log line. The
+ * outbox is not configured: with Redis state it is the shared Redis outbox.
+ */
+async function startReplica(
+  name: string,
+  prefix: string,
+  webhook?: string,
+  sink: Record<string, unknown> = {},
+): Promise<Replica> {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
@@ -48,11 +62,17 @@ async function startReplica(name: string, prefix: string, webhook?: string): Pro
       metrics: { prometheus: { enabled: false } },
       log: { level: "info", format: "json" },
       sinks: webhook
-        ? [{ type: "webhook", name: "soc", url: webhook, secret: { env: "SECMON_TEST_WEBHOOK_SECRET" } }]
+        ? [
+            {
+              type: "webhook",
+              name: "soc",
+              url: webhook,
+              secret: { env: "SECMON_TEST_WEBHOOK_SECRET" },
+              ...sink,
+            },
+          ]
         : [],
       state: { backend: "redis", redis: { url: redis.url, prefix } },
-      // each replica delivers what it created from its own durable outbox
-      outbox: { type: "sqlite", path: join(dir, `${name}-outbox.db`) },
     }),
   );
   const proc = spawn(process.execPath, ["--conditions=@secmon/source", CLI, "--config", file], {
@@ -82,7 +102,39 @@ async function startReplica(name: string, prefix: string, webhook?: string): Pro
       proc.kill("SIGTERM");
       await exited;
     },
+    kill: async () => {
+      proc.kill("SIGKILL");
+      await exited;
+    },
   };
+}
+
+/** Runs `fn` on a connection to the test Redis. */
+async function withRedis<T>(prefix: string, fn: (c: RedisClient) => Promise<T>): Promise<T> {
+  const conn = redis.connection({ prefix });
+  await conn.open();
+  try {
+    return await fn(conn.client);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** The deliveries held in the shared outbox, with their lease owner and attempts. */
+async function outboxItems(prefix: string): Promise<{ id: string; owner: string; attempts: number }[]> {
+  return withRedis(prefix, async (c) => {
+    const keys = await c.keys(`${outboxBase(prefix)}i:*`);
+    return Promise.all(
+      keys.map(async (k) => {
+        const [owner, attempts] = await c.hmget(k, "lo", "att");
+        return {
+          id: k.slice(`${outboxBase(prefix)}i:`.length),
+          owner: owner ?? "",
+          attempts: Number(attempts),
+        };
+      }),
+    );
+  });
 }
 
 /** Start of the 5 s bucket (a 300 s window's) holding t. */
@@ -118,15 +170,9 @@ describe("detector replicas on one Redis", () => {
       // first_seen: the start of the oldest 5 s bucket counted (its events came in earlier batches)
       expect(alert.first_seen).toBe(new Date(bucket(t0)).toISOString());
 
-      const conn = redis.connection({ prefix });
-      await conn.open();
-      try {
-        expect(await conn.client.zrange(`${alertsBase(prefix)}ix:rule:brute_force`, "0", "-1")).toEqual([
-          alert.id,
-        ]);
-      } finally {
-        await conn.close();
-      }
+      expect(
+        await withRedis(prefix, (c) => c.zrange(`${alertsBase(prefix)}ix:rule:brute_force`, "0", "-1")),
+      ).toEqual([alert.id]);
     } finally {
       for (const s of senders) s.close();
       // stopping drains the sinks: every delivery either replica had is now in
@@ -141,6 +187,52 @@ describe("detector replicas on one Redis", () => {
     expect(ids.length).toBe(new Set(ids).size);
     const brute = created.filter((c) => c.alert.rule === "brute_force");
     expect(brute.map((c) => c.alert.group[ATTR.CLIENT_ADDRESS])).toEqual([attacker]);
+    // through the shared Redis outbox: every delivery id once, nothing left behind
+    const ids2 = hook.received.map((r) => r.headers["x-secmon-delivery"]);
+    expect(ids2.length).toBe(new Set(ids2).size);
+    expect(Number(await withRedis(prefix, (c) => c.get(`${outboxBase(prefix)}seq`)))).toBe(ids2.length);
+    expect(await outboxItems(prefix)).toEqual([]);
+  });
+
+  it("a delivery of a replica killed while it waits to retry is sent by another replica, once", async () => {
+    const prefix = `kil${randomUUID().slice(0, 8)}:`;
+    let up = false;
+    const hook = await startReceiver((_n, _r, res) => res.writeHead(up ? 204 : 503).end());
+    const sink = {
+      rules: { include: ["brute_force"] },
+      initial_backoff_seconds: 0.5,
+      max_backoff_seconds: 0.5,
+    };
+    const first = await startReplica("dies", prefix, hook.url, sink);
+    const attacker = "192.0.2.77";
+    const t0 = Date.now() - 30_000;
+    const sender = new OtlpGrpcSender(first.grpc);
+    let second: Replica | undefined;
+    try {
+      for (let i = 0; i < 10; i++) {
+        await sender.sendWithRetry(exportRequest([failedLoginAt(attacker, t0 + i * 1000, `u${i}`)]));
+      }
+      // the creation was refused (503) and waits for its retry, not leased: kill the replica now
+      await waitFor(async () => {
+        const items = await outboxItems(prefix);
+        return items.length === 1 && items[0]!.attempts >= 1 && items[0]!.owner === "";
+      }, 20_000);
+      await first.kill();
+      const [orphan] = await outboxItems(prefix);
+      up = true;
+      second = await startReplica("takes-over", prefix, hook.url, sink);
+      await waitFor(async () => (await outboxItems(prefix)).length === 0, 20_000);
+      const delivered = hook.received.filter((r) => JSON.parse(r.body).alert.rule === "brute_force");
+      const ids = new Set(delivered.map((r) => r.headers["x-secmon-delivery"]));
+      expect([...ids]).toEqual([orphan!.id]);
+      const body = JSON.parse(delivered.at(-1)!.body) as { type: string; alert: Alert };
+      expect(body).toMatchObject({ type: "alert.created", alert: { rule: "brute_force", value: 10 } });
+    } finally {
+      sender.close();
+      await second?.stop();
+      await first.kill();
+      await hook.close();
+    }
   });
 
   it("detects an attack on time across a restart of the detector: events before the restart count", async () => {

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RedisOutbox } from "../../src/outbox/redis.ts";
+import { SinkDispatcher } from "../../src/sinks/dispatcher.ts";
+import type { AttemptResult, Delivery, Sink, SinkRoute } from "../../src/sinks/sink.ts";
+import { manualClock } from "../alerts/fixtures.ts";
+import { change, waitFor } from "../sinks/helpers.ts";
+import { RedisServer } from "./server.ts";
+
+/**
+ * Two detector replicas' dispatchers on one Redis outbox (real Redis, real dispatchers, one
+ * detector clock passed in): a replica that dies in the middle of an attempt leaves its lease;
+ * once the lease ends the other replica sends the delivery, exactly once.
+ */
+let server: RedisServer;
+beforeAll(async () => {
+  server = await RedisServer.start({ args: ["--appendonly", "no"] });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+/** A sink that records what it is given; `hang` never answers (its replica is dead). */
+function sink(hang: boolean): Sink & { readonly got: Delivery[] } {
+  const got: Delivery[] = [];
+  return {
+    name: "soc",
+    type: "webhook",
+    got,
+    send(delivery): Promise<AttemptResult> {
+      got.push(delivery);
+      return hang ? new Promise(() => {}) : Promise.resolve({ ok: true, status: 200 });
+    },
+  };
+}
+
+function route(s: Sink): SinkRoute {
+  return {
+    sink: s,
+    filter: {
+      minSeverity: "low",
+      includeRules: [],
+      excludeRules: [],
+      events: ["alert.created", "alert.updated", "alert.status_changed"],
+    },
+    retry: { maxRetryMs: 3_600_000, initialBackoffMs: 1000, maxBackoffMs: 60_000 },
+    maxConcurrency: 1,
+    queueCapacity: 100,
+    timeoutMs: 10_000,
+  };
+}
+
+describe("the Redis outbox across detector replicas", () => {
+  it("delivers what a replica that died mid-attempt had leased, once its lease ends, from the other replica", async () => {
+    const clock = manualClock();
+    const prefix = "failover:";
+    const [boxA, boxB] = [
+      new RedisOutbox({ connection: server.connection({ prefix }) }),
+      new RedisOutbox({ connection: server.connection({ prefix }) }),
+    ];
+    await boxA.start();
+    await boxB.start();
+    const dying = sink(true);
+    const survivor = sink(false);
+    // replica a: its attempt never ends and its timers never fire (the process is gone)
+    const a = new SinkDispatcher({
+      routes: [route(dying)],
+      outbox: boxA,
+      owner: "replica-a",
+      clock: clock.now,
+      sleep: () => new Promise(() => {}),
+    });
+    const sleeps: number[] = [];
+    const b = new SinkDispatcher({
+      routes: [route(survivor)],
+      outbox: boxB,
+      owner: "replica-b",
+      clock: clock.now,
+      sleep: async (ms, signal) => {
+        if (signal.aborted) throw signal.reason;
+        sleeps.push(ms);
+        clock.advance(ms);
+      },
+    });
+    try {
+      await a.start();
+      const created = change({ rule: "brute_force" });
+      const leasedAt = clock.now();
+      a.dispatch([created]);
+      await waitFor(() => dying.got.length === 1);
+
+      // replica b comes up (or wakes) while a's lease runs: it waits for the lease's end
+      await b.start();
+      await b.whenIdle();
+      expect(survivor.got.map((d) => [d.id, d.type, d.alert.id])).toEqual([
+        [dying.got[0]!.id, "alert.created", created.alert.id],
+      ]);
+      // the lease is 60 s (3 × the 10 s timeout, at least a minute): b slept until it ended
+      expect(clock.now() - leasedAt).toBeGreaterThanOrEqual(60_000);
+      expect(sleeps.length).toBeGreaterThan(0);
+      expect(await boxB.backlog()).toEqual({});
+      expect(dying.got).toHaveLength(1);
+    } finally {
+      await b.stop();
+      await boxA.stop();
+      await boxB.stop();
+    }
+  });
+});
