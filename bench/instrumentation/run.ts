@@ -66,10 +66,14 @@ function startServer(variant: Variant): Promise<Server> {
   });
 }
 
-/** Asks the server child for something and waits for its one answer. */
+/** Asks the server child for something and waits for its one answer (10 s at most). */
 function ask<T>(server: Server, message: "stats" | "stop"): Promise<T> {
-  return new Promise((resolve) => {
-    server.child.once("message", (answer) => resolve(answer as T));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not answer "${message}"`)), 10_000);
+    server.child.once("message", (answer) => {
+      clearTimeout(timer);
+      resolve(answer as T);
+    });
     server.child.send(message);
   });
 }

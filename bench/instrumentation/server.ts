@@ -40,7 +40,16 @@ app.get("/hello/:name", (req, res) => {
 const server = app.listen(0, "127.0.0.1", () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
 });
+let served = 0;
+server.on("request", () => {
+  served++;
+});
 process.on("message", (message) => {
+  if (message === "stats") {
+    const cpu = process.cpuUsage();
+    process.send?.({ cpuUs: cpu.user + cpu.system, served });
+    return;
+  }
   if (message !== "stop") return;
   void (async () => {
     await provider?.forceFlush();
