@@ -6,7 +6,14 @@
 import type { ServerResponse } from "node:http";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { reportFault } from "./faults.ts";
-import { elapsedSeconds, pathOf, requestBodyBytes, responseBodyBytes, trackResponse } from "./http.ts";
+import {
+  clientAddress,
+  elapsedSeconds,
+  pathOf,
+  requestBodyBytes,
+  responseBodyBytes,
+  trackResponse,
+} from "./http.ts";
 import type { ResponseTracking } from "./internal-types.ts";
 import type { ExpressMiddlewareOptions, UserIdGetter } from "./types.ts";
 
@@ -191,6 +198,7 @@ export function createExpressMiddleware<Req extends Request = Request>(
     const status = aborted && !response.headersSent ? undefined : response.statusCode;
     events.apiRequest({
       request: req,
+      clientAddress: tracking.clientAddress,
       userId,
       method: req.method,
       route,
@@ -206,7 +214,12 @@ export function createExpressMiddleware<Req extends Request = Request>(
 
   return function secmonExpressMiddleware(req: Request, res: Response, next: NextFunction): void {
     try {
-      trackResponse(res, req, finish);
+      trackResponse(
+        res,
+        req,
+        finish,
+        clientAddress(req.headers, req.socket, () => req.ip),
+      );
     } catch (error) {
       reportFault("express middleware", error);
     }

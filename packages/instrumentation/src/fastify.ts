@@ -8,7 +8,14 @@ import { diag } from "@opentelemetry/api";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fastifyPlugin from "fastify-plugin";
 import { reportFault } from "./faults.ts";
-import { elapsedSeconds, pathOf, requestBodyBytes, responseBodyBytes, trackResponse } from "./http.ts";
+import {
+  clientAddress,
+  elapsedSeconds,
+  pathOf,
+  requestBodyBytes,
+  responseBodyBytes,
+  trackResponse,
+} from "./http.ts";
 import type { ResponseTracking } from "./internal-types.ts";
 import type { FastifyOptions, UserIdGetter } from "./types.ts";
 
@@ -50,6 +57,7 @@ function plugin(
     }
     events!.apiRequest({
       request,
+      clientAddress: tracking.clientAddress,
       userId,
       method: request.method,
       route,
@@ -65,7 +73,12 @@ function plugin(
 
   instance.addHook("onRequest", (request: FastifyRequest, reply: FastifyReply, hookDone: () => void) => {
     try {
-      trackResponse(reply.raw, request, finish);
+      trackResponse(
+        reply.raw,
+        request,
+        finish,
+        clientAddress(request.headers, request.raw.socket, () => request.ip),
+      );
     } catch (error) {
       reportFault("fastify onRequest hook", error);
     }

@@ -4,6 +4,7 @@
  * client went away. Uses shared functions (no closures per request) and a symbol on the response.
  */
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { reportFault } from "./faults.ts";
 import type { ResponseTracking } from "./internal-types.ts";
@@ -92,6 +93,7 @@ export function trackResponse(
   response: ServerResponse,
   request: unknown,
   finish: ResponseTracking["finish"],
+  address: string | undefined,
 ): boolean {
   const tracked = response as TrackedResponse;
   if (tracked[TRACKING] !== undefined) return false;
@@ -103,6 +105,7 @@ export function trackResponse(
     end: response.end as ResponseTracking["end"],
     finish,
     request,
+    clientAddress: address,
   };
   response.write = countingWrite as ServerResponse["write"];
   response.end = countingEnd as ServerResponse["end"];
@@ -143,4 +146,19 @@ export function pathOf(url: string | undefined): string {
   const h = url.indexOf("#");
   const cut = q < 0 ? h : h < 0 ? q : Math.min(q, h);
   return cut < 0 ? url : url.slice(0, cut);
+}
+
+/**
+ * The client address as the framework's trusted-proxy handling gives it (`frameworkAddress`,
+ * e.g. Express `req.ip`), without paying for proxy-addr when there is nothing to resolve: with no
+ * X-Forwarded-For header, proxy-addr answers the socket's address whatever the trust setting.
+ */
+export function clientAddress(
+  headers: IncomingHttpHeaders,
+  socket: Socket | null | undefined,
+  frameworkAddress: () => string | undefined,
+): string | undefined {
+  const forwarded = headers["x-forwarded-for"];
+  if (forwarded === undefined || forwarded === "") return socket?.remoteAddress;
+  return frameworkAddress();
 }

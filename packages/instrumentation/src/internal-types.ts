@@ -31,4 +31,6 @@ export interface ResponseTracking {
   readonly finish: (tracking: ResponseTracking, response: ServerResponse, aborted: boolean) => void;
   /** Framework request object, for `finish`. */
   readonly request: unknown;
+  /** Client address, taken when the request arrived (the socket may be gone when it closes). */
+  readonly clientAddress: string | undefined;
 }

@@ -222,6 +222,7 @@ describe("Express middleware over real HTTP", () => {
     expect(record.attributes[ATTR.HTTP_RESPONSE_BODY_SIZE] as number).toBeLessThan(1024 * 1024 * 1024);
     expect(record.severityNumber).toBe(SEVERITY.WARN.number);
     expect(record.body).toBe("GET /slow aborted by the client");
+    expect(record.attributes[ATTR.CLIENT_ADDRESS]).toBe("127.0.0.1");
   });
 });
 

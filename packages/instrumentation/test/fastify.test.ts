@@ -145,6 +145,7 @@ describe("Fastify plugin over real HTTP", () => {
     expect(records[0]!.attributes[ATTR.HTTP_ROUTE]).toBe("/slow");
     expect(records[0]!.attributes[ATTR.HTTP_RESPONSE_BODY_SIZE] as number).toBeGreaterThanOrEqual(received);
     expect(records[0]!.body).toBe("GET /slow aborted by the client");
+    expect(records[0]!.attributes[ATTR.CLIENT_ADDRESS]).toBe("127.0.0.1");
   });
 });
 
