@@ -1,4 +1,4 @@
-import { Detector, validateConfig, type AlertChange, type Config } from "@secmon/detector";
+import { Detector, SecmonError, validateConfig, type AlertChange, type Config } from "@secmon/detector";
 import { parseArgs } from "node:util";
 import { ATTACKS, simulate, startInProcessService, type AttackRun } from "@secmon/simulator";
 
@@ -146,4 +146,14 @@ export async function demoCli(argv: readonly string[]): Promise<number> {
   return result.missing.length > 0 || result.runs.some((r) => r.error) ? 1 : 0;
 }
 
-if (import.meta.main) process.exitCode = await demoCli(process.argv.slice(2));
+if (import.meta.main) {
+  try {
+    process.exitCode = await demoCli(process.argv.slice(2));
+  } catch (err) {
+    // a known problem (a port in use, a bad config) is one line; anything else keeps its stack
+    process.stderr.write(
+      `secmon demo: ${err instanceof SecmonError ? err.message : String((err as Error).stack ?? err)}\n`,
+    );
+    process.exitCode = 1;
+  }
+}

@@ -15,7 +15,7 @@ RUN pnpm --filter "@secmon/detector..." run build
 RUN pnpm --filter @secmon/detector deploy --prod --legacy /out/packages/detector
 
 FROM node:24.9.0-bookworm-slim
-ENV NODE_ENV=production
+ENV NODE_ENV=production NODE_OPTIONS=--disable-warning=ExperimentalWarning
 WORKDIR /app
 COPY --from=build --chown=node:node /out /app
 COPY --chown=node:node deploy/detector/detector.yaml /etc/secmon/detector.yaml

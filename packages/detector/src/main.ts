@@ -223,7 +223,7 @@ export class Detector {
       try {
         await c.start();
       } catch (err) {
-        this.logger.error({ err, component: c.name }, "start failed");
+        this.logger.error({ component: c.name, error: (err as Error).message }, "start failed");
         await this.stop();
         throw err;
       }

@@ -4,7 +4,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from "@opentelemetry/sdk-metrics";
 import type { Config } from "./config/schema.ts";
 import { createMetrics, type Metrics } from "./metrics/catalog.ts";
-import { splitEndpoint } from "./net.ts";
+import { listenError, splitEndpoint } from "./net.ts";
 
 export const DETECTOR_VERSION = "0.1.0";
 
@@ -14,11 +14,13 @@ export class Telemetry {
   readonly provider: MeterProvider;
   readonly prometheus: PrometheusExporter | undefined;
   #stopped = false;
+  #prometheusEndpoint = "";
 
   constructor(config: Config["metrics"], extraReaders: IMetricReader[] = []) {
     const readers: IMetricReader[] = [...extraReaders];
     if (config.prometheus.enabled) {
       const { host, port } = splitEndpoint(config.prometheus.endpoint);
+      this.#prometheusEndpoint = config.prometheus.endpoint;
       this.prometheus = new PrometheusExporter({
         host,
         port,
@@ -46,7 +48,11 @@ export class Telemetry {
   }
 
   async start(): Promise<void> {
-    await this.prometheus?.startServer();
+    try {
+      await this.prometheus?.startServer();
+    } catch (err) {
+      throw listenError("metrics.prometheus.endpoint", this.#prometheusEndpoint, err);
+    }
   }
 
   /** Flushes pushed metrics and closes the Prometheus endpoint. Idempotent. */

@@ -12,7 +12,7 @@ import { MAX_ASSIGNEE_LENGTH, MAX_NOTE_LENGTH } from "../alerts/build.ts";
 import { MAX_PAGE_LIMIT, type AlertPatch, type AlertQuery, type OpenCounts } from "../alerts/store.ts";
 import { resolveSecret } from "../config/secret.ts";
 import { ERROR_CODES, SecmonError, asSecmonError, type ErrorCode } from "../errors.ts";
-import { isLoopbackHost, splitEndpoint } from "../net.ts";
+import { isLoopbackHost, listenError, splitEndpoint } from "../net.ts";
 import type { RecentEvents } from "../report/recent-events.ts";
 import { MAX_TOP, type SecurityReporter } from "../report/reporter.ts";
 import type { SinkDispatcher } from "../sinks/dispatcher.ts";
@@ -148,7 +148,11 @@ export class ApiServer {
     const app = this.build();
     if (app.server.listening) return;
     const { host, port } = splitEndpoint(this.#o.config.endpoint);
-    await app.listen({ host, port });
+    try {
+      await app.listen({ host, port });
+    } catch (err) {
+      throw listenError("api.endpoint", this.#o.config.endpoint, err);
+    }
   }
 
   /** Closes the listener and waits for requests in flight. Idempotent, safe before start. */
