@@ -215,19 +215,20 @@ async function main(): Promise<void> {
   const markdown = report(started, host, loads, hot, rounds, exported);
   console.log(`\n${markdown}`);
   if (WRITE) {
+    // only this section is rewritten, formatted as the repository's prettier config wants it
+    const prettier = await import("prettier");
+    const config = (await prettier.resolveConfig(RESULTS.pathname)) ?? {};
+    const section = await prettier.format(markdown, { ...config, parser: "markdown" });
     const text = readFileSync(RESULTS, "utf8");
     const start = text.indexOf(SECTION);
     let updated: string;
     if (start < 0) {
-      updated = `${text.trimEnd()}\n\n${markdown}`;
+      updated = `${text.trimEnd()}\n\n${section}`;
     } else {
       const next = text.indexOf("\n## ", start + SECTION.length);
-      updated = text.slice(0, start) + markdown + (next < 0 ? "" : `\n${text.slice(next + 1)}`);
+      updated = text.slice(0, start) + section + (next < 0 ? "" : `\n${text.slice(next + 1)}`);
     }
-    // keep the file as the repository's formatter wants it (tables aligned, lines wrapped)
-    const prettier = await import("prettier");
-    const config = (await prettier.resolveConfig(RESULTS.pathname)) ?? {};
-    writeFileSync(RESULTS, await prettier.format(updated, { ...config, parser: "markdown" }));
+    writeFileSync(RESULTS, updated);
     console.log(`updated ${RESULTS.pathname}`);
   }
 }

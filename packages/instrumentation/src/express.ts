@@ -165,6 +165,9 @@ export function expressRouteTemplate(req: Request): string | undefined {
   return routePath === undefined ? undefined : joinPath(req.baseUrl ?? "", routePath);
 }
 
+/** Express's address after `trust proxy` handling. */
+const expressIp = (req: Request) => req.ip;
+
 const defaultUserId: UserIdGetter<Request> = (req) => {
   const user = (req as { user?: { id?: unknown } }).user;
   const id = user?.id;
@@ -214,12 +217,7 @@ export function createExpressMiddleware<Req extends Request = Request>(
 
   return function secmonExpressMiddleware(req: Request, res: Response, next: NextFunction): void {
     try {
-      trackResponse(
-        res,
-        req,
-        finish,
-        clientAddress(req.headers, req.socket, () => req.ip),
-      );
+      trackResponse(res, req, finish, clientAddress(req, req.socket, expressIp));
     } catch (error) {
       reportFault("express middleware", error);
     }

@@ -19,6 +19,9 @@ import {
 import type { ResponseTracking } from "./internal-types.ts";
 import type { FastifyOptions, UserIdGetter } from "./types.ts";
 
+/** Fastify's address after `trustProxy` handling. */
+const fastifyIp = (request: FastifyRequest) => request.ip;
+
 const defaultUserId: UserIdGetter<FastifyRequest> = (request) => {
   const user = (request as { user?: { id?: unknown } }).user;
   const id = user?.id;
@@ -73,12 +76,7 @@ function plugin(
 
   instance.addHook("onRequest", (request: FastifyRequest, reply: FastifyReply, hookDone: () => void) => {
     try {
-      trackResponse(
-        reply.raw,
-        request,
-        finish,
-        clientAddress(request.headers, request.raw.socket, () => request.ip),
-      );
+      trackResponse(reply.raw, request, finish, clientAddress(request, request.raw.socket, fastifyIp));
     } catch (error) {
       reportFault("fastify onRequest hook", error);
     }

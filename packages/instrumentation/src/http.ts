@@ -153,12 +153,12 @@ export function pathOf(url: string | undefined): string {
  * e.g. Express `req.ip`), without paying for proxy-addr when there is nothing to resolve: with no
  * X-Forwarded-For header, proxy-addr answers the socket's address whatever the trust setting.
  */
-export function clientAddress(
-  headers: IncomingHttpHeaders,
+export function clientAddress<R extends { readonly headers: IncomingHttpHeaders }>(
+  request: R,
   socket: Socket | null | undefined,
-  frameworkAddress: () => string | undefined,
+  frameworkAddress: (request: R) => string | undefined,
 ): string | undefined {
-  const forwarded = headers["x-forwarded-for"];
+  const forwarded = request.headers["x-forwarded-for"];
   if (forwarded === undefined || forwarded === "") return socket?.remoteAddress;
-  return frameworkAddress();
+  return frameworkAddress(request);
 }
