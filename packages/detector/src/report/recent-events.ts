@@ -1,6 +1,5 @@
 import { ATTR, ATTR_EVENT_NAME, RESOURCE_ATTR } from "@secmon/semconv";
 import ipaddr from "ipaddr.js";
-import { LRUCache } from "lru-cache";
 import type { SampleEvent } from "../alerts/types.ts";
 import type { AttrValue, SecurityEvent } from "../event.ts";
 import { groupAddress } from "../rules/attributes.ts";
@@ -31,25 +30,101 @@ export interface RecentEventsOptions {
 
 type Kind = "address" | "hash" | "user" | "service";
 
-/** A fixed-size ring of the most recent events, oldest overwritten first. */
+/**
+ * A fixed-size ring of the most recent events, oldest overwritten first; also a node of its
+ * attribute's LRU list (`prev` / `next`).
+ */
 class Ring {
-  readonly #items: SecurityEvent[] = [];
-  #next = 0;
-  readonly #size: number;
-  constructor(size: number) {
-    this.#size = size;
+  key: string;
+  items: SecurityEvent[] = [];
+  next = 0;
+  prevRing: Ring | null = null;
+  nextRing: Ring | null = null;
+
+  constructor(key: string) {
+    this.key = key;
   }
-  push(e: SecurityEvent): void {
-    if (this.#items.length < this.#size) this.#items.push(e);
-    else this.#items[this.#next] = e;
-    this.#next = (this.#next + 1) % this.#size;
+
+  push(e: SecurityEvent, size: number): void {
+    if (this.items.length < size) this.items.push(e);
+    else this.items[this.next] = e;
+    this.next = (this.next + 1) % size;
   }
+
   /** Newest first. */
   newestFirst(): SecurityEvent[] {
-    const n = this.#items.length;
+    const n = this.items.length;
     const out: SecurityEvent[] = [];
-    for (let i = 1; i <= n; i++) out.push(this.#items[(this.#next - i + n) % n] as SecurityEvent);
+    for (let i = 1; i <= n; i++) out.push(this.items[(this.next - i + n) % n] as SecurityEvent);
     return out;
+  }
+}
+
+/**
+ * The rings of one tracked attribute, least recently seen dropped first: a map for lookup and an
+ * intrusive doubly linked list in order of use (head: least recently seen), so that touching and
+ * evicting are O(1) with no allocation. An evicted ring is emptied and reused for the new value.
+ * The value touched last is remembered, so a run of events with one value (a batch's service)
+ * costs no lookup: it is the tail already.
+ */
+class RingLru {
+  readonly #map = new Map<string, Ring>();
+  readonly #max: number;
+  readonly #perGroup: number;
+  #head: Ring | null = null;
+  #tail: Ring | null = null;
+
+  constructor(max: number, perGroup: number) {
+    this.#max = max;
+    this.#perGroup = perGroup;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** The ring of `key` without touching it. */
+  peek(key: string): Ring | undefined {
+    return this.#map.get(key);
+  }
+
+  /** Adds `e` to the ring of `key` (created, evicting the least recently seen, when new). */
+  push(key: string, e: SecurityEvent): void {
+    const tail = this.#tail;
+    if (tail !== null && tail.key === key) {
+      tail.push(e, this.#perGroup);
+      return;
+    }
+    let ring = this.#map.get(key);
+    if (ring !== undefined) {
+      this.#unlink(ring);
+    } else if (this.#map.size >= this.#max && this.#head !== null) {
+      ring = this.#head;
+      this.#unlink(ring);
+      this.#map.delete(ring.key);
+      ring.key = key;
+      ring.items.length = 0;
+      ring.next = 0;
+      this.#map.set(key, ring);
+    } else {
+      ring = new Ring(key);
+      this.#map.set(key, ring);
+    }
+    // append as the most recently seen
+    ring.prevRing = this.#tail;
+    ring.nextRing = null;
+    if (this.#tail !== null) this.#tail.nextRing = ring;
+    else this.#head = ring;
+    this.#tail = ring;
+    ring.push(e, this.#perGroup);
+  }
+
+  #unlink(ring: Ring): void {
+    if (ring.prevRing !== null) ring.prevRing.nextRing = ring.nextRing;
+    else this.#head = ring.nextRing;
+    if (ring.nextRing !== null) ring.nextRing.prevRing = ring.prevRing;
+    else this.#tail = ring.prevRing;
+    ring.prevRing = ring.nextRing = null;
   }
 }
 
@@ -60,7 +135,7 @@ class Ring {
  */
 export class RecentEvents {
   /** One LRU per tracked attribute, keyed by the value itself (no per-event key strings). */
-  readonly #rings: Record<Kind, LRUCache<string, Ring>>;
+  readonly #rings: Record<Kind, RingLru>;
   readonly #perGroup: number;
   readonly #addressGroup: AddressGrouper;
 
@@ -68,10 +143,10 @@ export class RecentEvents {
     this.#perGroup = options.perGroup ?? 50;
     const max = options.maxGroups ?? 5000;
     this.#rings = {
-      address: new LRUCache({ max }),
-      hash: new LRUCache({ max }),
-      user: new LRUCache({ max }),
-      service: new LRUCache({ max }),
+      address: new RingLru(max, this.#perGroup),
+      hash: new RingLru(max, this.#perGroup),
+      user: new RingLru(max, this.#perGroup),
+      service: new RingLru(max, this.#perGroup),
     };
     this.#addressGroup = options.addressGroup ?? memoize(defaultAddressGroup);
   }
@@ -82,13 +157,12 @@ export class RecentEvents {
     for (const e of events) {
       const attrs = e.attributes;
       const address = attrs[ATTR.CLIENT_ADDRESS];
-      if (typeof address === "string" && address !== "")
-        this.#push(r.address, this.#addressGroup(address), e);
+      if (typeof address === "string" && address !== "") r.address.push(this.#addressGroup(address), e);
       const hash = attrs[ATTR.USER_HASH];
-      if (typeof hash === "string" && hash !== "") this.#push(r.hash, hash, e);
+      if (typeof hash === "string" && hash !== "") r.hash.push(hash, e);
       const id = attrs[ATTR.USER_ID];
-      if (id !== undefined && id !== "") this.#push(r.user, typeof id === "string" ? id : String(id), e);
-      this.#push(r.service, e.service, e);
+      if (id !== undefined && id !== "") r.user.push(typeof id === "string" ? id : String(id), e);
+      r.service.push(e.service, e);
     }
   }
 
@@ -112,15 +186,6 @@ export class RecentEvents {
   get groupCount(): number {
     const r = this.#rings;
     return r.address.size + r.hash.size + r.user.size + r.service.size;
-  }
-
-  #push(lru: LRUCache<string, Ring>, key: string, e: SecurityEvent): void {
-    let ring = lru.get(key);
-    if (!ring) {
-      ring = new Ring(this.#perGroup);
-      lru.set(key, ring);
-    }
-    ring.push(e);
   }
 
   #ringFor(group: Readonly<Record<string, string>>): Ring | undefined {
