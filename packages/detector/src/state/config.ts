@@ -84,6 +84,15 @@ export const redisStateSchema = z
       .max(300)
       .default(10)
       .describe("How long start waits for the first connection; the detector does not start without Redis"),
+    shards: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe(
+        "Hash-tag shards of the window state, spread over a cluster's slots (one script call per shard a batch touches); the same on every replica. Default: 1, or 16 with mode cluster",
+      ),
     applied_batch_ttl_seconds: z
       .number()
       .int()

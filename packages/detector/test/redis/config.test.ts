@@ -4,7 +4,8 @@ import { stateSectionSchema } from "../../src/state/config.ts";
 import { createStateStores } from "../../src/state/factory.ts";
 import { MemoryWindowStore } from "../../src/state/memory/store.ts";
 import { RedisConnection, toStoreError } from "../../src/state/redis/connection.ts";
-import { escapeTag, windowKey } from "../../src/state/redis/keys.ts";
+import calculateSlot from "cluster-key-slot";
+import { batchKey, groupIndexKey, shardTag, windowHashKey } from "../../src/state/redis/keys.ts";
 import { RedisWindowStore } from "../../src/state/redis/window-store.ts";
 
 const sections = (state: unknown) => ({
@@ -114,10 +115,18 @@ describe("state store factory", () => {
 });
 
 describe("Redis keys and errors", () => {
-  it("escapes braces and percent signs so that a group key never changes the hash tag", () => {
-    expect(escapeTag("brute_force|client.address=192.0.2.1")).toBe("brute_force|client.address=192.0.2.1");
-    expect(escapeTag("r|u={x}%")).toBe("r|u=%7Bx%7D%25");
-    expect(windowKey("secmon:", "r|}a")).toBe("secmon:w:{r|%7Da}");
+  it("puts every window key of a shard under the shard's hash tag, whatever the group holds", () => {
+    const tag = shardTag(3);
+    expect(tag).toBe("{w3}");
+    const keys = [
+      windowHashKey("secmon:", tag, "brute_force"),
+      groupIndexKey("secmon:", tag, "brute_force", "distinct"),
+      batchKey("secmon:", tag, "c0ffee"),
+      // a distinct window's members key carries the group key after the tag
+      `secmon:dm:${tag}:r|u={x}%`,
+    ];
+    expect(keys[0]).toBe("secmon:w:{w3}:brute_force");
+    expect(new Set(keys.map((k) => calculateSlot(k)))).toEqual(new Set([calculateSlot(tag)]));
   });
 
   it("maps connection failures to STORE_UNAVAILABLE and script bugs to INTERNAL", () => {

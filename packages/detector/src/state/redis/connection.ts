@@ -64,7 +64,7 @@ function readPem(path: string, what: string): Buffer {
 export function toStoreError(err: unknown, what: string): SecmonError {
   if (err instanceof SecmonError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (/^(ERR Error running script|ERR user_script|WRONGTYPE)/.test(message)) {
+  if (/^(ERR Error running script|ERR user_script|WRONGTYPE)|@user_script:/.test(message)) {
     return new SecmonError("INTERNAL", `${what}: ${message}`, { cause: err });
   }
   return new SecmonError("STORE_UNAVAILABLE", `${what}: ${message}`, { cause: err });

@@ -1,226 +1,379 @@
 import { defineScript } from "./connection.ts";
 
 /**
- * The batch script: applies the ops of one batch (or, on Redis Cluster, of one hash slot of it)
+ * The batch script: applies the ops of one batch (or, on Redis Cluster, of one shard of it)
  * atomically and answers their results, exactly like MemoryWindowStore. It is idempotent per
  * applied-batch marker: a second call with the same marker answers the stored results.
  *
- * KEYS[1]   the applied-batch marker; KEYS[2..] the state keys the ops name
- * ARGV[1]   the ops as JSON: [[code, key, key2, geometry, times, amounts | first member index,
- *           maxMembers], …]; code 1 window_add, 2 window_read, 3 distinct_add, 4 distinct_read;
- *           key/key2 index KEYS; members are ARGV entries (binary-safe, never inside JSON)
- * ARGV[2]   marker TTL (ms); ARGV[3] extra TTL (ms) for state keys
- * ARGV[4]   the geometries the ops index, as JSON: [[bucketMs, windowMs, latenessMs, ttlMs], …]
- * returns   value, at, oldest, late per op, flat (integral numbers as integers, others as
- *           %.17g text, null as nil); the marker keeps them MessagePack-encoded
+ * KEYS[1]   the applied-batch marker (its hash tag is the shard's: every key the script touches
+ *           is in that slot)
+ * ARGV[1]   the key prefix; ARGV[2] the shard's hash tag, braces included
+ * ARGV[3]   the ops as one flat JSON array, per op: code, rule (index into ARGV[5]), group, n,
+ *           then n times (ms after ARGV[4]), then per code: 1 window_add: n amounts;
+ *           2 window_read: nothing; 3 distinct_add: the ARGV index of its first member, max
+ *           members; 4 distinct_read: nothing. Members are ARGV entries (binary-safe).
+ * ARGV[4]   the base time (ms) of the times
+ * ARGV[5]   the rules as JSON: [[rule id, kind (0 count/sum, 1 distinct), bucketMs, windowMs,
+ *           latenessMs, ttlMs], …]
+ * ARGV[6]   marker TTL (ms); ARGV[7] extra TTL (ms) of state keys
+ * returns   MessagePack: base, then an array of 4 per op: value, at − base (false when no
+ *           point was evaluated), the buckets from at's bucket back to the oldest non-empty one
+ *           (false when the window was empty), late. The marker keeps the same bytes (a few bytes per
+ *           op: small integers).
  *
- * A numeric window key is a MessagePack array [newest, aux, start, amount, start, amount, …]; a
- * distinct window is the same array (aux: the cutoff members were last pruned to, amounts: members
- * per bucket) plus a sorted set member → start of the bucket it was last seen in.
+ * State of a rule in a shard (all keys under the shard's hash tag `{…}`), kind w (count, sum)
+ * or d (distinct):
+ * - `c:{…}:<kind>:<rule>`: the rule's clock, the newest event time of all its groups. As in the
+ *   memory store, a group whose newest event is a TTL behind the clock is gone.
+ * - `<kind>:{…}:<rule>:<epoch>`: hashes of group → state, one per epoch of half a TTL of event
+ *   time; a group lives in the epoch of its newest event (moved when that changes), so a call
+ *   reads the two or three epochs within a TTL of the clock with one HMGET each for all the
+ *   rule's groups of the batch, and writes each epoch back with one HSET. An epoch's hash
+ *   expires once its groups are all a TTL old (plus the extra TTL). A state is a list of
+ *   little-endian doubles (struct.pack): count / sum: newest, then bucket start and amount, …
+ *   ascending; distinct: newest, pruned-to, members, first seen, then bucket start and members
+ *   last seen in it, ….
+ * - `dm:{…}:<group>:<first seen>` (distinct): sorted set member → start of the bucket it was
+ *   last seen in; the group's state keeps how many members were last seen in each bucket, so
+ *   that a window's count needs no command. PEXPIRE with every write of its group.
  */
 export const WINDOW_SCRIPT = defineScript(
   "secmonWindows",
   String.raw`
 local done = redis.call('GET', KEYS[1])
-if done then return cmsgpack.unpack(done) end
-local ops = cjson.decode(ARGV[1])
-local geometries = cjson.decode(ARGV[4])
-local markerTtl = tonumber(ARGV[2])
-local extraTtl = tonumber(ARGV[3])
-local floor = math.floor
+if done then return done end
+local prefix, tag = ARGV[1], ARGV[2]
+local ops = cjson.decode(ARGV[3])
+local base = tonumber(ARGV[4])
+local rules = cjson.decode(ARGV[5])
+local markerTtl = tonumber(ARGV[6])
+local extraTtl = tonumber(ARGV[7])
+local floor, ceil, fmt, tostr, insert = math.floor, math.ceil, string.format, tostring, table.insert
+local pack = cmsgpack.pack
+local spack, sunpack, rep = struct.pack, struct.unpack, string.rep
+local call = redis.call
 local NEG = -1e308
-local function fmt(n) return string.format('%.17g', n) end
+local CHUNK = 500
 
-local function load(key)
-  local raw = redis.call('GET', key)
-  local b = {}
-  if not raw then return NEG, NEG, b end
-  local t = cmsgpack.unpack(raw)
-  for i = 3, #t, 2 do b[t[i]] = t[i + 1] end
-  return t[1], t[2], b
+local function num(v)
+  if v == floor(v) and v > -1e14 and v < 1e14 then return tostr(v) end
+  return fmt('%.17g', v)
 end
 
-local function save(key, newest, aux, b, ttl)
-  local t = { newest, aux }
-  local n = 2
-  for s, a in pairs(b) do
-    t[n + 1] = s
-    t[n + 2] = a
-    n = n + 2
+-- results, 4 per op: value, at − base, buckets from at's bucket back to the oldest, late
+local out = {}
+local no = 0
+local function result(best, at, oldest, bucketMs, late)
+  if at == nil then
+    out[no + 1], out[no + 2], out[no + 3] = 0, false, false
+  else
+    out[no + 1], out[no + 2] = best, at - base
+    if oldest == nil then out[no + 3] = false else out[no + 3] = (floor(at / bucketMs) * bucketMs - oldest) / bucketMs end
   end
-  redis.call('SET', key, cmsgpack.pack(t), 'PX', ttl)
+  out[no + 4] = late
+  no = no + 4
 end
 
-local function prune(b, cutoff)
-  for s in pairs(b) do
-    if s < cutoff then b[s] = nil end
-  end
+-- a state is stored as little-endian doubles (struct): far cheaper than MessagePack in Lua
+local formats = {}
+local function encode(st)
+  local n = #st
+  local f = formats[n]
+  if not f then f = '<' .. rep('d', n); formats[n] = f end
+  return spack(f, unpack(st))
 end
+local function decode(raw)
+  local n = #raw / 8
+  local f = formats[n]
+  if not f then f = '<' .. rep('d', n); formats[n] = f end
+  local st = { sunpack(f, raw) }
+  st[n + 1] = nil -- struct.unpack also returns the next position
+  return st
+end
+
+-- Buckets are kept inside a state from index o on as start, amount pairs, ascending: a count /
+-- sum state is { newest, s1, a1, … } (o = 2); a distinct state is { newest, pruned-to,
+-- members, first seen, s1, n1, … } (o = 5), n = members last seen in the bucket.
+local W0, D0 = 2, 5
 
 -- sum of the buckets starting in [from, to], and the oldest non-empty one
-local function sumRange(b, from, to)
+local function sumRange(w, o, from, to)
   local sum, oldest = 0, nil
-  for s, a in pairs(b) do
-    if s >= from and s <= to then
-      sum = sum + a
-      if a ~= 0 and (oldest == nil or s < oldest) then oldest = s end
+  for i = #w - 1, o, -2 do
+    local s = w[i]
+    if s < from then break end
+    if s <= to then
+      local a = w[i + 1]
+      if a ~= 0 then
+        sum = sum + a
+        oldest = s
+      end
     end
   end
   return sum, oldest
 end
 
--- results: integral numbers as they are (an integer reply), others as %.17g text, null as false
-local out = {}
-local function num(v)
-  if v == floor(v) and v > -9007199254740992 and v < 9007199254740992 then return v end
-  return fmt(v)
-end
-local function result(best, at, oldest, late)
-  local n = #out
-  if at == nil then
-    out[n + 1] = 0; out[n + 2] = false; out[n + 3] = false
-  else
-    out[n + 1] = num(best); out[n + 2] = num(at)
-    if oldest == nil then out[n + 3] = false else out[n + 3] = num(oldest) end
+-- adds amount to the bucket starting at s; a decrement of a bucket already pruned is dropped
+local function addToBucket(w, o, s, amount)
+  local i = #w - 1
+  while i >= o and w[i] > s do i = i - 2 end
+  if i >= o and w[i] == s then
+    w[i + 1] = w[i + 1] + amount
+  elseif amount >= 0 then
+    insert(w, i + 2, amount)
+    insert(w, i + 2, s)
   end
-  out[n + 4] = late
 end
 
-local function readOnly(times, newest, b, bucketMs, span, lateness)
-  local late, best, at, bestOldest = 0, -1, nil, nil
-  for i = 1, #times do
-    local t = times[i]
-    if t < newest - lateness then
-      late = late + 1
-    else
-      local s = floor(t / bucketMs) * bucketMs
-      local v, o = sumRange(b, s - span, s)
-      if v >= best then best = v; at = t; bestOldest = o end
+-- drops the buckets that start before cutoff
+local function pruneBuckets(w, o, cutoff)
+  local n = 0
+  while o + n <= #w and w[o + n] < cutoff do n = n + 2 end
+  if n > 0 then
+    local len = #w
+    for i = o, len - n do w[i] = w[i + n] end
+    for i = len - n + 1, len do w[i] = nil end
+  end
+end
+
+-- rules: geometry, clock, and the epochs their live groups may be in
+for _, r in ipairs(rules) do
+  r.distinct = r[2] == 1
+  r.bucket, r.lateness, r.ttl = r[3], r[5], r[6]
+  r.span = ceil(r[4] / r[3]) * r[3]
+  r.epochMs = ceil(r.ttl / 2)
+  local kind = r.distinct and 'd' or 'w'
+  r.h = prefix .. kind .. ':' .. tag .. ':' .. r[1] .. ':'
+  r.clockKey = prefix .. 'c:' .. tag .. ':' .. kind .. ':' .. r[1]
+  r.fields, r.seen, r.states, r.home, r.dirty = {}, {}, {}, {}, {}
+end
+local p = 1
+local nops = #ops
+while p <= nops do
+  local code, r, group, n = ops[p], rules[ops[p + 1]], ops[p + 2], ops[p + 3]
+  if not r.seen[group] then
+    r.seen[group] = true
+    r.fields[#r.fields + 1] = group
+  end
+  if code == 1 then p = p + 4 + 2 * n elseif code == 3 then p = p + 6 + n else p = p + 4 + n end
+end
+for _, r in ipairs(rules) do
+  local clock = tonumber(call('GET', r.clockKey))
+  r.clock = clock or NEG
+  if clock then
+    local fields = r.fields
+    for e = floor((clock - r.ttl) / r.epochMs), floor(clock / r.epochMs) do
+      local key = r.h .. e
+      for i = 1, #fields, CHUNK do
+        local last = math.min(i + CHUNK - 1, #fields)
+        local got = call('HMGET', key, unpack(fields, i, last))
+        for j = i, last do
+          local raw = got[j - i + 1]
+          if raw then
+            r.states[fields[j]] = decode(raw)
+            r.home[fields[j]] = e
+          end
+        end
+      end
     end
   end
-  result(best, at, bestOldest, late)
 end
 
-for _, g in ipairs(geometries) do g[5] = math.ceil(g[2] / g[1]) * g[1] end
-for _, op in ipairs(ops) do
-  local code, key = op[1], KEYS[op[2]]
-  local g = geometries[op[4]]
-  local bucketMs, lateness, ttl, span = g[1], g[3], g[4], g[5]
-  local times = op[5]
-  local keyTtl = ttl + extraTtl
+-- the group's state, unless its newest event is a TTL behind the rule's clock (gone)
+local function stateOf(r, group)
+  local st = r.states[group]
+  if st and st[1] + r.ttl < r.clock then
+    r.states[group] = nil
+    st = nil
+  end
+  return st
+end
+
+local function wrote(r, group, st)
+  r.states[group] = st
+  r.dirty[group] = true
+  if st[1] > r.clock then r.clock = st[1] end
+end
+
+p = 1
+while p <= nops do
+  local code, r, group, n = ops[p], rules[ops[p + 1]], ops[p + 2], ops[p + 3]
+  local t0 = p + 3 -- times are ops[t0 + 1 .. t0 + n]
+  local bucketMs, lateness, ttl, span = r.bucket, r.lateness, r.ttl, r.span
+  local late, best, at, bestOldest = 0, -1, nil, nil
   if code == 1 then
-    local amounts = op[6]
-    local newest, aux, b = load(key)
-    local late, best, at, bestOldest = 0, -1, nil, nil
+    local w = stateOf(r, group) or { NEG }
+    local changed = false
     local evalBucket, sum, oldest = nil, 0, nil
-    local dirty = false
-    for i = 1, #times do
-      local t = times[i]
-      local amount = amounts[i] or 0
-      if t < newest - lateness then
+    for i = 1, n do
+      local t = base + ops[t0 + i]
+      local amount = ops[t0 + n + i]
+      if t < w[1] - lateness then
         late = late + 1
       else
-        if t > newest then
-          newest = t
-          prune(b, t - ttl)
+        if t > w[1] then
+          w[1] = t
+          pruneBuckets(w, W0, t - ttl)
         end
         local s = floor(t / bucketMs) * bucketMs
-        b[s] = (b[s] or 0) + amount
-        dirty = true
-        local current = floor(newest / bucketMs) * bucketMs
+        addToBucket(w, W0, s, amount)
+        changed = true
+        local current = floor(w[1] / bucketMs) * bucketMs
         if current ~= evalBucket then
           evalBucket = current
-          sum, oldest = sumRange(b, current - span, current)
+          sum, oldest = sumRange(w, W0, current - span, current)
         elseif s >= current - span then
           sum = sum + amount
           if oldest == nil or s < oldest then oldest = s end
         end
-        if sum >= best then best = sum; at = newest; bestOldest = oldest end
+        if sum >= best then best = sum; at = w[1]; bestOldest = oldest end
       end
     end
-    if dirty then save(key, newest, aux, b, keyTtl) end
-    result(best, at, bestOldest, late)
+    if changed then wrote(r, group, w) end
+    result(best, at, bestOldest, bucketMs, late)
+    p = t0 + 2 * n + 1
   elseif code == 2 then
-    local newest, _, b = load(key)
-    readOnly(times, newest, b, bucketMs, span, lateness)
-  elseif code == 3 then
-    local mkey = KEYS[op[3]]
-    local m0 = op[6]
-    local max = math.max(1, op[7])
-    local newest, prunedTo, h = load(key)
-    local card = redis.call('ZCARD', mkey)
-    local late, best, at, bestOldest = 0, -1, nil, nil
-    local evalBucket, count, oldest = nil, 0, nil
-    local dirty = false
-    for i = 1, #times do
-      local t = times[i]
-      local member = ARGV[m0 + i - 1]
-      if t < newest - lateness then
+    local w = stateOf(r, group) or { NEG }
+    for i = 1, n do
+      local t = base + ops[t0 + i]
+      if t < w[1] - lateness then
         late = late + 1
       else
-        dirty = true
-        if t > newest then
-          newest = t
+        local s = floor(t / bucketMs) * bucketMs
+        local v, o = sumRange(w, W0, s - span, s)
+        if v >= best then best = v; at = t; bestOldest = o end
+      end
+    end
+    result(best, at, bestOldest, bucketMs, late)
+    p = t0 + n + 1
+  elseif code == 3 then
+    local m0, max = ops[t0 + n + 1], math.max(1, ops[t0 + n + 2])
+    -- a new group starts a new member set (its first-seen time in the key): members that an
+    -- earlier group of the same key left there are gone with it, without a DEL
+    local d = stateOf(r, group) or { NEG, NEG, 0, base + ops[t0 + 1] }
+    local mkey = prefix .. 'dm:' .. tag .. ':' .. group .. ':' .. num(d[4])
+    local evalBucket, count, oldest = nil, 0, nil
+    local changed = false
+    for i = 1, n do
+      local t = base + ops[t0 + i]
+      local member = ARGV[m0 + i - 1]
+      if t < d[1] - lateness then
+        late = late + 1
+      else
+        changed = true
+        if t > d[1] then
+          d[1] = t
           local cutoff = t - ttl
           local to = floor(cutoff / bucketMs) * bucketMs
-          if to > prunedTo then
-            prunedTo = to
-            card = card - redis.call('ZREMRANGEBYSCORE', mkey, '-inf', '(' .. fmt(cutoff))
-            prune(h, cutoff)
+          if to > d[2] then
+            d[2] = to
+            if d[3] > 0 then d[3] = d[3] - call('ZREMRANGEBYSCORE', mkey, '-inf', '(' .. num(cutoff)) end
+            pruneBuckets(d, D0, cutoff)
           end
         end
         local s = floor(t / bucketMs) * bucketMs
-        local current = floor(newest / bucketMs) * bucketMs
+        local current = floor(d[1] / bucketMs) * bucketMs
         local fl = current - span
-        local prevRaw = redis.call('ZSCORE', mkey, member)
         local prev = nil
-        if prevRaw then prev = tonumber(prevRaw) end
+        if d[3] > 0 then
+          local raw = call('ZSCORE', mkey, member)
+          if raw then prev = tonumber(raw) end
+        end
         local evicted = false
         local delta = 0
         if prev == nil then
-          redis.call('ZADD', mkey, fmt(s), member)
-          card = card + 1
-          h[s] = (h[s] or 0) + 1
+          call('ZADD', mkey, s, member)
+          d[3] = d[3] + 1
+          addToBucket(d, D0, s, 1)
           if s >= fl then delta = 1 end
-          if card > max then
-            local popped = redis.call('ZPOPMIN', mkey, card - max + floor(max / 10))
-            for j = 2, #popped, 2 do
-              local ps = tonumber(popped[j])
-              if h[ps] ~= nil then h[ps] = h[ps] - 1 end
-            end
-            card = card - #popped / 2
+          if d[3] > max then
+            local popped = call('ZPOPMIN', mkey, d[3] - max + floor(max / 10))
+            for j = 2, #popped, 2 do addToBucket(d, D0, tonumber(popped[j]), -1) end
+            d[3] = d[3] - #popped / 2
             evicted = true
           end
         elseif prev < s then
-          redis.call('ZADD', mkey, fmt(s), member)
-          if h[prev] ~= nil then h[prev] = h[prev] - 1 end
-          h[s] = (h[s] or 0) + 1
+          call('ZADD', mkey, s, member)
+          addToBucket(d, D0, prev, -1)
+          addToBucket(d, D0, s, 1)
           if prev < fl and s >= fl then delta = 1 end
         end
+        -- a member leaving the oldest bucket may empty it: recount rather than track it
         if current ~= evalBucket or evicted or (prev ~= nil and prev == oldest and prev < s) then
           evalBucket = current
-          count, oldest = sumRange(h, fl, current)
+          count, oldest = sumRange(d, D0, fl, current)
         elseif delta > 0 then
           count = count + delta
           if oldest == nil or s < oldest then oldest = s end
         end
-        if count >= best then best = count; at = newest; bestOldest = oldest end
+        if count >= best then best = count; at = d[1]; bestOldest = oldest end
       end
     end
-    if dirty then
-      save(key, newest, prunedTo, h, keyTtl)
-      redis.call('PEXPIRE', mkey, keyTtl)
+    if changed then
+      -- outlives the group's state in its epoch hash
+      call('PEXPIRE', mkey, ttl + r.epochMs + extraTtl)
+      wrote(r, group, d)
     end
-    result(best, at, bestOldest, late)
+    result(best, at, bestOldest, bucketMs, late)
+    p = t0 + n + 3
   elseif code == 4 then
-    local newest, _, h = load(key)
-    readOnly(times, newest, h, bucketMs, span, lateness)
+    local d = stateOf(r, group) or { NEG }
+    for i = 1, n do
+      local t = base + ops[t0 + i]
+      if t < d[1] - lateness then
+        late = late + 1
+      else
+        local s = floor(t / bucketMs) * bucketMs
+        local v, o = sumRange(d, D0, s - span, s)
+        if v >= best then best = v; at = t; bestOldest = o end
+      end
+    end
+    result(best, at, bestOldest, bucketMs, late)
+    p = t0 + n + 1
   else
-    return redis.error_reply('ERR user_script unknown op ' .. tostring(code))
+    return redis.error_reply('ERR user_script unknown op ' .. tostr(code))
   end
 end
 
-redis.call('SET', KEYS[1], cmsgpack.pack(out), 'PX', markerTtl)
-return out
+-- write back: each changed group into the epoch of its newest event (moved out of its old one)
+for _, r in ipairs(rules) do
+  local put, moved = {}, {}
+  local any = false
+  for group in pairs(r.dirty) do
+    any = true
+    local st = r.states[group]
+    -- a group written, then gone a TTL behind the clock that later ops moved: deleted
+    local e = nil
+    if st then
+      e = floor(st[1] / r.epochMs)
+      local list = put[e]
+      if not list then list = {}; put[e] = list end
+      list[#list + 1] = group
+      list[#list + 1] = encode(st)
+    end
+    local home = r.home[group]
+    if home ~= nil and home ~= e then
+      local gone = moved[home]
+      if not gone then gone = {}; moved[home] = gone end
+      gone[#gone + 1] = group
+    end
+  end
+  if any then
+    for e, list in pairs(put) do
+      local key = r.h .. e
+      for i = 1, #list, 2 * CHUNK do call('HSET', key, unpack(list, i, math.min(i + 2 * CHUNK - 1, #list))) end
+      -- the epoch's groups are gone once the clock is a TTL past its end
+      call('PEXPIRE', key, math.max(1, (e + 1) * r.epochMs + r.ttl + extraTtl - r.clock))
+    end
+    for e, list in pairs(moved) do
+      for i = 1, #list, CHUNK do call('HDEL', r.h .. e, unpack(list, i, math.min(i + CHUNK - 1, #list))) end
+    end
+    call('SET', r.clockKey, num(r.clock), 'PX', r.ttl + r.epochMs + extraTtl)
+  end
+end
+
+local reply = pack(base, out)
+call('SET', KEYS[1], reply, 'PX', markerTtl)
+return reply
 `,
 );

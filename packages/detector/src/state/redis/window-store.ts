@@ -1,10 +1,15 @@
+import type { ObservableResult } from "@opentelemetry/api";
+import { decodeMulti } from "@msgpack/msgpack";
 import calculateSlot from "cluster-key-slot";
 import { SecmonError } from "../../errors.ts";
 import type { Metrics } from "../../metrics/catalog.ts";
 import type { AggregateResult, ApplyOptions, StateOp, StateResult, WindowStore } from "../types.ts";
 import { callScript, toStoreError, type RedisConnection } from "./connection.ts";
-import { batchKey, distinctKey, distinctMembersKey, windowKey } from "./keys.ts";
+import { batchKey, groupIndexKey, shardTag } from "./keys.ts";
 import { WINDOW_SCRIPT } from "./window-script.ts";
+
+/** The same script, answering a Buffer (MessagePack, not text). */
+const WINDOW_SCRIPT_BUFFER = { name: `${WINDOW_SCRIPT.name}Buffer`, lua: WINDOW_SCRIPT.lua };
 
 export interface RedisWindowStoreOptions {
   readonly connection: RedisConnection;
@@ -12,69 +17,74 @@ export interface RedisWindowStoreOptions {
   readonly appliedBatchTtlMs?: number;
   /** Added to each key's TTL (ms). */
   readonly keyTtlExtraMs?: number;
-  readonly metrics?: Pick<Metrics, "storeErrors">;
-  /** One script call per hash slot (default: on Redis Cluster only; tests force it). */
-  readonly perSlot?: boolean;
+  readonly metrics?: Pick<Metrics, "storeErrors" | "stateGroups">;
+  /**
+   * Hash-tag shards of the window state (every replica must use the same number). Default: the
+   * connection's `shards`, else 1, or 16 on a cluster.
+   */
+  readonly shards?: number;
 }
 
 const CODES = { window_add: 1, window_read: 2, distinct_add: 3, distinct_read: 4 } as const;
 
-/** The ops of one script call (all of a batch, or on a cluster all of one hash slot). */
+/** The ops of one script call: all of a batch, or on a cluster all of one shard. */
 class Call {
-  readonly keys: string[];
-  readonly #keyIndex = new Map<string, number>();
-  readonly encoded: unknown[] = [];
+  readonly tag: string;
+  readonly marker: string;
+  /** The flat op array the script decodes (see window-script.ts). */
+  readonly encoded: (string | number)[] = [];
   readonly members: string[] = [];
-  readonly geometries: number[][] = [];
-  readonly #geometryIndex = new Map<string, number>();
+  readonly rules: (string | number)[][] = [];
+  readonly #ruleIndex = new Map<string, number>();
   /** Index in the batch of each op of this call. */
   readonly opIndex: number[] = [];
 
-  constructor(marker: string) {
-    this.keys = [marker];
+  constructor(tag: string, marker: string) {
+    this.tag = tag;
+    this.marker = marker;
   }
 
-  /** 1-based index of a geometry in this call's geometry table. */
-  geometry(op: StateOp): number {
-    const id = `${op.bucketMs},${op.windowMs},${op.latenessMs},${op.ttlMs}`;
-    let i = this.#geometryIndex.get(id);
+  /** 1-based index of the op's rule (with its kind of state and geometry) in this call's rule table. */
+  rule(op: StateOp): number {
+    const kind = op.type === "distinct_add" || op.type === "distinct_read" ? 1 : 0;
+    const id = `${op.rule}\u0000${kind},${op.bucketMs},${op.windowMs},${op.latenessMs},${op.ttlMs}`;
+    let i = this.#ruleIndex.get(id);
     if (i === undefined) {
-      this.geometries.push([op.bucketMs, op.windowMs, op.latenessMs, op.ttlMs]);
-      i = this.geometries.length;
-      this.#geometryIndex.set(id, i);
-    }
-    return i;
-  }
-
-  key(k: string): number {
-    let i = this.#keyIndex.get(k);
-    if (i === undefined) {
-      this.keys.push(k);
-      i = this.keys.length; // Lua's KEYS is 1-based
-      this.#keyIndex.set(k, i);
+      this.rules.push([op.rule, kind, op.bucketMs, op.windowMs, op.latenessMs, op.ttlMs]);
+      i = this.rules.length;
+      this.#ruleIndex.set(id, i);
     }
     return i;
   }
 }
 
-const ARGS_BASE = 5; // ARGV[1..4]: ops, marker TTL, extra TTL, geometries; members from ARGV[5]
+const ARGS_BASE = 8; // ARGV[1..7]: prefix, tag, ops, base time, rules, marker TTL, extra TTL
 
 /**
  * WindowStore on Redis, shared by every detector replica. Each `apply` is one script call per
- * batch (on Redis Cluster: one per hash slot the batch touches, sent together in one pipeline):
- * the ops travel as data and the script applies them key by key with the memory store's
- * semantics, so a batch costs one round trip whatever its size. A batch id is applied once: the
- * script stores the results under an applied-batch marker in the same atomic step and answers
- * a retry with them. Every key expires after its window's TTL (plus `keyTtlExtraMs`).
+ * batch (on Redis Cluster: one per shard the batch touches, all sent at once): the ops travel as
+ * one JSON array, and the script reads every group of a rule with one command, applies the ops
+ * with the memory store's semantics and writes the groups back with one command, so a batch
+ * costs one round trip and a few commands per rule whatever its size. A batch id is applied
+ * once: the script stores the results (a compact text) under an applied-batch marker in the same
+ * atomic step and answers a retry with them. Keys expire a TTL after their last write; groups
+ * are dropped a TTL behind their rule's newest event (window-script.ts).
+ *
+ * The state is split into `shards` hash tags by the group key's CRC16: on a cluster each shard
+ * is a slot, so that the groups of a rule spread over the nodes while one script still updates
+ * a rule's groups of one shard together.
  */
 export class RedisWindowStore implements WindowStore {
   readonly #conn: RedisConnection;
   readonly #batchTtl: number;
   readonly #extraTtl: number;
   readonly #metrics: RedisWindowStoreOptions["metrics"];
-  readonly #perSlot: boolean;
+  readonly #shards: number;
+  /** Rules this store applied ops of (the gauge reports them). */
+  readonly #rules = new Set<string>();
   #state: "new" | "started" | "stopped" = "new";
   #starting: Promise<void> | undefined;
+  #observing = false;
   readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(options: RedisWindowStoreOptions) {
@@ -82,7 +92,7 @@ export class RedisWindowStore implements WindowStore {
     this.#batchTtl = options.appliedBatchTtlMs ?? options.connection.config.applied_batch_ttl_seconds * 1000;
     this.#extraTtl = options.keyTtlExtraMs ?? options.connection.config.key_ttl_extra_seconds * 1000;
     this.#metrics = options.metrics;
-    this.#perSlot = options.perSlot ?? options.connection.cluster;
+    this.#shards = options.shards ?? defaultShards(options.connection);
   }
 
   async start(): Promise<void> {
@@ -91,6 +101,10 @@ export class RedisWindowStore implements WindowStore {
       () => {
         this.#state = "started";
         this.#starting = undefined;
+        if (this.#metrics?.stateGroups && !this.#observing) {
+          this.#metrics.stateGroups.addCallback(this.#observe);
+          this.#observing = true;
+        }
       },
       (err: unknown) => {
         this.#starting = undefined;
@@ -105,6 +119,10 @@ export class RedisWindowStore implements WindowStore {
     await this.#starting?.catch(() => {});
     const started = wasStarted || this.#state === "started";
     this.#state = "stopped";
+    if (this.#observing) {
+      this.#metrics?.stateGroups.removeCallback(this.#observe);
+      this.#observing = false;
+    }
     await Promise.allSettled([...this.#inFlight]);
     if (started) await this.#conn.close();
   }
@@ -129,112 +147,178 @@ export class RedisWindowStore implements WindowStore {
     }
   }
 
+  /**
+   * Groups tracked per rule (ZCARD of each shard's group index), for the rules this store has
+   * applied ops of; exact up to the groups past their TTL that the next write drops.
+   */
+  async groupCounts(): Promise<Record<string, number>> {
+    const client = this.#conn.client;
+    const prefix = this.#conn.prefix;
+    const rules = [...this.#rules];
+    const counts = await Promise.all(
+      rules.map(async (rule) => {
+        let n = 0;
+        const perShard = await Promise.all(
+          Array.from({ length: this.#shards }, (_, s) =>
+            Promise.all([
+              client.zcard(groupIndexKey(prefix, shardTag(s), rule, "count")),
+              client.zcard(groupIndexKey(prefix, shardTag(s), rule, "distinct")),
+            ]).then(([a, b]) => a + b),
+          ),
+        );
+        for (const c of perShard) n += c;
+        return n;
+      }),
+    );
+    return Object.fromEntries(rules.map((rule, i) => [rule, counts[i]!]));
+  }
+
+  readonly #observe = async (result: ObservableResult): Promise<void> => {
+    if (this.#state !== "started" || !this.#conn.ready) return;
+    try {
+      for (const [rule, n] of Object.entries(await this.groupCounts())) result.observe(n, { rule });
+    } catch {
+      // Redis is away: no figure this time (the failed batches are counted)
+    }
+  };
+
   async #apply(ops: readonly StateOp[], batchId: string): Promise<StateResult[]> {
     const prefix = this.#conn.prefix;
-    const calls = this.#perSlot ? this.#bySlot(ops, batchId) : [this.#single(ops, batchId)];
-    for (const call of calls) for (const i of call.opIndex) this.#encode(call, ops[i]!, prefix);
+    const calls = this.#split(ops, batchId);
     const client = this.#conn.client;
-    let answers: unknown[];
-    if (calls.length === 1) {
-      answers = [await this.#run(client, calls[0]!)];
-    } else {
-      const pipeline = client.pipeline();
-      for (const call of calls) void this.#run(pipeline, call);
-      const replies = (await pipeline.exec()) ?? [];
-      answers = replies.map(([err, reply]) => {
-        if (err) throw err;
-        return reply;
-      });
-    }
+    for (const op of ops) if (!this.#rules.has(op.rule)) this.#rules.add(op.rule);
+    // sent together: one round trip (per node on a cluster)
+    const answers = await Promise.all(
+      calls.map((call) => {
+        const base = this.#encode(call, ops);
+        return callScript(
+          client,
+          WINDOW_SCRIPT_BUFFER,
+          [call.marker],
+          [
+            prefix,
+            call.tag,
+            JSON.stringify(call.encoded),
+            base,
+            JSON.stringify(call.rules),
+            this.#batchTtl,
+            this.#extraTtl,
+            ...call.members,
+          ],
+        );
+      }),
+    );
     const results = new Array<StateResult>(ops.length);
     calls.forEach((call, c) => {
-      const parsed = parseResults(answers[c], call.opIndex.length);
+      const parsed = parseResults(
+        answers[c],
+        call.opIndex.map((i) => ops[i]!),
+      );
       call.opIndex.forEach((opIndex, j) => (results[opIndex] = parsed[j]!));
     });
     return results;
   }
 
-  #run(target: object, call: Call): Promise<unknown> {
-    return callScript(target, WINDOW_SCRIPT, call.keys, [
-      JSON.stringify(call.encoded),
-      this.#batchTtl,
-      this.#extraTtl,
-      JSON.stringify(call.geometries),
-      ...call.members,
-    ]);
-  }
-
-  #single(ops: readonly StateOp[], batchId: string): Call {
-    const call = new Call(batchKey(this.#conn.prefix, batchId));
-    for (let i = 0; i < ops.length; i++) call.opIndex.push(i);
-    return call;
-  }
-
-  /** One call per hash slot; the marker of each lives in that slot (named after its first group). */
-  #bySlot(ops: readonly StateOp[], batchId: string): Call[] {
-    const bySlot = new Map<number, Call>();
+  /** One call per shard the ops touch; the marker of each lives in its shard. */
+  #split(ops: readonly StateOp[], batchId: string): Call[] {
     const prefix = this.#conn.prefix;
+    if (this.#shards === 1) {
+      const tag = shardTag(0);
+      const call = new Call(tag, batchKey(prefix, tag, batchId));
+      for (let i = 0; i < ops.length; i++) call.opIndex.push(i);
+      return [call];
+    }
+    const byShard = new Map<number, Call>();
     for (let i = 0; i < ops.length; i++) {
-      const op = ops[i]!;
-      const slot = calculateSlot(windowKey(prefix, op.key));
-      let call = bySlot.get(slot);
-      if (!call) bySlot.set(slot, (call = new Call(batchKey(prefix, batchId, op.key))));
+      const shard = calculateSlot(ops[i]!.key) % this.#shards;
+      let call = byShard.get(shard);
+      if (!call) {
+        const tag = shardTag(shard);
+        byShard.set(shard, (call = new Call(tag, batchKey(prefix, tag, batchId))));
+      }
       call.opIndex.push(i);
     }
-    return [...bySlot.values()];
+    return [...byShard.values()];
   }
 
-  #encode(call: Call, op: StateOp, prefix: string): void {
-    const code = CODES[op.type];
-    if (code === undefined) {
-      throw new SecmonError(
-        "STORE_UNAVAILABLE",
-        `unsupported state op ${(op as { type: string }).type} in the Redis store`,
-      );
+  /** Fills the call's op array and members; returns the base time its times are relative to. */
+  #encode(call: Call, ops: readonly StateOp[]): number {
+    let min = Infinity;
+    for (const i of call.opIndex) {
+      const t = ops[i]!.times[0];
+      if (t !== undefined && t < min) min = t;
     }
-    const g = call.geometry(op);
-    switch (op.type) {
-      case "window_add":
-        call.encoded.push([code, call.key(windowKey(prefix, op.key)), 0, g, op.times, op.amounts]);
-        break;
-      case "window_read":
-        call.encoded.push([code, call.key(windowKey(prefix, op.key)), 0, g, op.times]);
-        break;
-      case "distinct_add": {
-        const k = call.key(distinctKey(prefix, op.key));
-        const m = call.key(distinctMembersKey(prefix, op.key));
-        const first = ARGS_BASE + call.members.length;
-        for (let i = 0; i < op.times.length; i++) call.members.push(op.members[i] ?? "");
-        call.encoded.push([code, k, m, g, op.times, first, op.maxMembers]);
-        break;
+    const base = Number.isFinite(min) ? Math.floor(min) : 0;
+    const out = call.encoded;
+    for (const i of call.opIndex) {
+      const op = ops[i]!;
+      const code = CODES[op.type];
+      if (code === undefined) {
+        throw new SecmonError(
+          "STORE_UNAVAILABLE",
+          `unsupported state op ${(op as { type: string }).type} in the Redis store`,
+        );
       }
-      case "distinct_read":
-        call.encoded.push([code, call.key(distinctKey(prefix, op.key)), 0, g, op.times]);
-        break;
+      const n = op.times.length;
+      out.push(code, call.rule(op), op.key, n);
+      for (let j = 0; j < n; j++) out.push(op.times[j]! - base);
+      switch (op.type) {
+        case "window_add":
+          for (let j = 0; j < n; j++) out.push(op.amounts[j] ?? 0);
+          break;
+        case "distinct_add":
+          out.push(ARGS_BASE + call.members.length, op.maxMembers);
+          for (let j = 0; j < n; j++) call.members.push(op.members[j] ?? "");
+          break;
+        default:
+          break;
+      }
     }
+    return base;
   }
 }
 
-/** value, at, oldest, late per op (numbers, %.17g text or null) → results. */
-function parseResults(answer: unknown, n: number): AggregateResult[] {
-  if (!Array.isArray(answer) || answer.length !== 4 * n) {
-    throw new SecmonError("INTERNAL", `window script answered ${describe(answer)} for ${n} ops`);
+/** 1 shard standalone or with sentinel, 16 on a cluster, unless the config says. */
+function defaultShards(conn: RedisConnection): number {
+  return conn.config.shards ?? (conn.cluster ? 16 : 1);
+}
+/** The script's MessagePack answer (base, then 4 values per op) → results, one per op. */
+function parseResults(answer: unknown, ops: readonly StateOp[]): AggregateResult[] {
+  let base: unknown;
+  let values: unknown;
+  if (Buffer.isBuffer(answer)) {
+    try {
+      [base, values] = decodeMulti(answer) as Generator<unknown>;
+    } catch {
+      // reported below
+    }
   }
-  const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-  const out = new Array<AggregateResult>(n);
-  for (let i = 0; i < n; i++) {
+  if (typeof base !== "number" || !Array.isArray(values) || values.length !== 4 * ops.length) {
+    throw new SecmonError(
+      "INTERNAL",
+      `window script answered ${Array.isArray(values) ? `${values.length / 4} results` : typeof answer} for ${ops.length} ops`,
+    );
+  }
+  const out = new Array<AggregateResult>(ops.length);
+  for (let i = 0; i < ops.length; i++) {
     const j = 4 * i;
+    // Lua arrays cannot hold nil: the script packs false for "none"
+    const rel = values[j + 1] as number | false;
+    const late = values[j + 3] as number;
+    if (rel === false) {
+      out[i] = { type: "aggregate", value: 0, at: null, oldest: null, late };
+      continue;
+    }
+    const at = base + rel;
+    const bucketMs = ops[i]!.bucketMs;
+    const back = values[j + 2] as number | false;
     out[i] = {
       type: "aggregate",
-      value: Number(answer[j]),
-      at: num(answer[j + 1]),
-      oldest: num(answer[j + 2]),
-      late: Number(answer[j + 3]),
+      value: values[j] as number,
+      at,
+      oldest: back === false ? null : Math.floor(at / bucketMs) * bucketMs - back * bucketMs,
+      late,
     };
   }
   return out;
-}
-
-function describe(answer: unknown): string {
-  return Array.isArray(answer) ? `${answer.length / 4} results` : typeof answer;
 }
