@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import { ATTR, AUTH_OUTCOME, EVENT, RESOURCE_ATTR } from "../../packages/semconv/src/index.ts";
 import { Engine } from "../../packages/detector/src/engine/engine.ts";
 import type { SecurityEvent } from "../../packages/detector/src/event.ts";
+import { attributeReader, toNumber } from "../../packages/detector/src/rules/attributes.ts";
 import { loadRules } from "../../packages/detector/src/rules/compile.ts";
 import { MemoryWindowStore } from "../../packages/detector/src/state/memory/store.ts";
 import { RedisWindowStore } from "../../packages/detector/src/state/redis/window-store.ts";
@@ -109,28 +110,53 @@ async function engineRate(store: WindowStore, tag: string, inFlight: number): Pr
   }
 }
 
-/** Seed 000: per event, per rule whose match it passes, an awaited MULTI INCRBY EXPIRE EXEC. */
+/**
+ * The naive approach, as seed 000 does it: per event, for every rule and input it matches, one
+ * awaited round trip before the next — MULTI INCRBY EXPIRE EXEC for a count or a sum (the sum's
+ * attribute as the increment), MULTI SADD EXPIRE EXEC and then SCARD for a distinct count (two
+ * round trips), and a GET for a sequence's trigger (reads its preceding events' counter).
+ */
 async function naiveRate(server: RedisServer): Promise<{ rate: number; roundTrips: number }> {
   const conn = server.connection({ prefix: "naive:" });
   await conn.open();
   const client = conn.client;
   const events = batches.flat().slice(0, NAIVE_EVENTS);
+  const plans = rules
+    .filter((r) => r.enabled)
+    .map((rule) => {
+      const detect = rule.spec.detect as { kind: string; field?: string };
+      return {
+        rule,
+        kind: detect.kind,
+        read: detect.field ? attributeReader(detect.field) : undefined,
+        window: rule.summary.windowSeconds ?? 300,
+      };
+    });
   let roundTrips = 0;
   const start = performance.now();
   for (const e of events) {
-    for (const rule of rules) {
-      if (!rule.enabled) continue;
-      const input = rule.inputs[0]!;
-      if (!input.events.includes(e.name) || !input.predicate(e)) continue;
-      const text = rule.group.text(e);
-      if (text === undefined) continue;
-      const window = rule.summary.windowSeconds ?? 300;
-      await client
-        .multi()
-        .incrby(`naive:${rule.id}|${text}`, 1)
-        .expire(`naive:${rule.id}|${text}`, window)
-        .exec();
-      roundTrips++;
+    for (const { rule, kind, read, window } of plans) {
+      for (const input of rule.inputs) {
+        if (!input.events.includes(e.name) || !input.predicate(e)) continue;
+        const text = rule.group.text(e);
+        if (text === undefined) continue;
+        const key = `naive:${rule.id}|${text}`;
+        if (kind === "sequence" && input.input === 0) {
+          await client.get(key);
+          roundTrips++;
+        } else if (kind === "distinct") {
+          const member = read?.(e);
+          if (member === undefined || typeof member === "object") continue;
+          await client.multi().sadd(key, String(member)).expire(key, window).exec();
+          await client.scard(key);
+          roundTrips += 2;
+        } else {
+          const amount = kind === "sum" ? toNumber(read?.(e)) : 1;
+          if (amount === undefined) continue;
+          await client.multi().incrby(key, Math.round(amount)).expire(key, window).exec();
+          roundTrips++;
+        }
+      }
     }
   }
   const rate = events.length / ((performance.now() - start) / 1000);

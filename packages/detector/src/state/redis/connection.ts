@@ -36,7 +36,7 @@ export function callScript(
   target: object,
   script: ScriptDefinition,
   keys: readonly string[],
-  args: readonly (string | number)[],
+  args: readonly (string | number | Buffer)[],
 ): Promise<unknown> {
   const fn = (target as Record<string, unknown>)[script.name];
   if (typeof fn !== "function") throw new SecmonError("INTERNAL", `script ${script.name} is not defined`);

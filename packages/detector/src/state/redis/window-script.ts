@@ -8,13 +8,14 @@ import { defineScript } from "./connection.ts";
  * KEYS[1]   the applied-batch marker (its hash tag is the shard's: every key the script touches
  *           is in that slot)
  * ARGV[1]   the key prefix; ARGV[2] the shard's hash tag, braces included
- * ARGV[3]   the ops as one flat JSON array, per op: code, rule (index into ARGV[5]), group, n,
- *           then n times (ms after ARGV[4]), then per code: 1 window_add: n amounts;
+ * ARGV[3]   the ops as one flat array of little-endian doubles, per op: code, rule (index into ARGV[5]), group
+ *           (index into the rule's groups), n, then n times (ms after ARGV[4]), then per code:
+ *           1 window_add: n amounts;
  *           2 window_read: nothing; 3 distinct_add: the ARGV index of its first member, max
  *           members; 4 distinct_read: nothing. Members are ARGV entries (binary-safe).
  * ARGV[4]   the base time (ms) of the times
  * ARGV[5]   the rules as JSON: [[rule id, kind (0 count/sum, 1 distinct), bucketMs, windowMs,
- *           latenessMs, ttlMs], …]
+ *           latenessMs, ttlMs, [group, …]], …]; a group is its key without `<rule id>|`
  * ARGV[6]   marker TTL (ms); ARGV[7] extra TTL (ms) of state keys
  * returns   MessagePack: base, then an array of 4 per op: value, at − base (false when no
  *           point was evaluated), the buckets from at's bucket back to the oldest non-empty one
@@ -25,10 +26,11 @@ import { defineScript } from "./connection.ts";
  * or d (distinct):
  * - `c:{…}:<kind>:<rule>`: the rule's clock, the newest event time of all its groups. As in the
  *   memory store, a group whose newest event is a TTL behind the clock is gone.
- * - `<kind>:{…}:<rule>:<epoch>`: hashes of group → state, one per epoch of half a TTL of event
+ * - `<kind>:{…}:<rule>:<epoch>`: hashes of group → state, one per epoch of a TTL of event
  *   time; a group lives in the epoch of its newest event (moved when that changes), so a call
- *   reads the two or three epochs within a TTL of the clock with one HMGET each for all the
- *   rule's groups of the batch, and writes each epoch back with one HSET. An epoch's hash
+ *   reads the two epochs within a TTL of the clock with one HMGET each for all the rule's groups
+ *   of the batch (the older only for those not found in the newer), and writes each epoch back
+ *   with one HSET. An epoch's hash
  *   expires once its groups are all a TTL old (plus the extra TTL). A state is a list of
  *   little-endian doubles (struct.pack): count / sum: newest, then bucket start and amount, …
  *   ascending; distinct: newest, pruned-to, members, first seen, then bucket start and members
@@ -43,7 +45,6 @@ export const WINDOW_SCRIPT = defineScript(
 local done = redis.call('GET', KEYS[1])
 if done then return done end
 local prefix, tag = ARGV[1], ARGV[2]
-local ops = cjson.decode(ARGV[3])
 local base = tonumber(ARGV[4])
 local rules = cjson.decode(ARGV[5])
 local markerTtl = tonumber(ARGV[6])
@@ -91,6 +92,23 @@ local function decode(raw)
   return st
 end
 
+-- the ops: doubles, decoded a chunk at a time (a C call each; far cheaper than JSON)
+local ops = {}
+do
+  local raw = ARGV[3]
+  local total = #raw / 8
+  local pos, nops = 1, 0
+  while nops < total do
+    local k = math.min(2000, total - nops)
+    local f = formats[k]
+    if not f then f = '<' .. rep('d', k); formats[k] = f end
+    local part = { sunpack(f, raw, pos) }
+    for i = 1, k do ops[nops + i] = part[i] end
+    nops = nops + k
+    pos = pos + 8 * k
+  end
+end
+
 -- Buckets are kept inside a state from index o on as start, amount pairs, ascending: a count /
 -- sum state is { newest, s1, a1, … } (o = 2); a distinct state is { newest, pruned-to,
 -- members, first seen, s1, n1, … } (o = 5), n = members last seen in the bucket.
@@ -116,6 +134,14 @@ end
 -- adds amount to the bucket starting at s; a decrement of a bucket already pruned is dropped
 local function addToBucket(w, o, s, amount)
   local i = #w - 1
+  if i < o or w[i] < s then
+    -- a bucket after the last one (most points)
+    if amount >= 0 then
+      w[i + 2] = s
+      w[i + 3] = amount
+    end
+    return
+  end
   while i >= o and w[i] > s do i = i - 2 end
   if i >= o and w[i] == s then
     w[i + 1] = w[i + 1] + amount
@@ -136,45 +162,51 @@ local function pruneBuckets(w, o, cutoff)
   end
 end
 
--- rules: geometry, clock, and the epochs their live groups may be in
+-- rules: geometry, clock, and the states of their groups in the epochs within a TTL of the clock
 for _, r in ipairs(rules) do
   r.distinct = r[2] == 1
   r.bucket, r.lateness, r.ttl = r[3], r[5], r[6]
   r.span = ceil(r[4] / r[3]) * r[3]
-  r.epochMs = ceil(r.ttl / 2)
+  r.epochMs = r.ttl
   local kind = r.distinct and 'd' or 'w'
   r.h = prefix .. kind .. ':' .. tag .. ':' .. r[1] .. ':'
   r.clockKey = prefix .. 'c:' .. tag .. ':' .. kind .. ':' .. r[1]
-  r.fields, r.seen, r.states, r.home, r.dirty = {}, {}, {}, {}, {}
-end
-local p = 1
-local nops = #ops
-while p <= nops do
-  local code, r, group, n = ops[p], rules[ops[p + 1]], ops[p + 2], ops[p + 3]
-  if not r.seen[group] then
-    r.seen[group] = true
-    r.fields[#r.fields + 1] = group
-  end
-  if code == 1 then p = p + 4 + 2 * n elseif code == 3 then p = p + 6 + n else p = p + 4 + n end
-end
-for _, r in ipairs(rules) do
+  r.states, r.home, r.dirty = {}, {}, {}
+  local fields = r[7]
   local clock = tonumber(call('GET', r.clockKey))
   r.clock = clock or NEG
   if clock then
-    local fields = r.fields
-    for e = floor((clock - r.ttl) / r.epochMs), floor(clock / r.epochMs) do
+    -- newest epoch first; an older one is asked only for the groups not found yet
+    local want = nil -- nil: every group
+    local e = floor(clock / r.epochMs)
+    local oldest = floor((clock - r.ttl) / r.epochMs)
+    while e >= oldest and (want == nil or #want > 0) do
       local key = r.h .. e
-      for i = 1, #fields, CHUNK do
-        local last = math.min(i + CHUNK - 1, #fields)
-        local got = call('HMGET', key, unpack(fields, i, last))
+      local missing = {}
+      local count = want and #want or #fields
+      for i = 1, count, CHUNK do
+        local last = math.min(i + CHUNK - 1, count)
+        local got
+        if want == nil then
+          got = call('HMGET', key, unpack(fields, i, last))
+        else
+          local names = {}
+          for j = i, last do names[j - i + 1] = fields[want[j]] end
+          got = call('HMGET', key, unpack(names))
+        end
         for j = i, last do
           local raw = got[j - i + 1]
+          local g = want and want[j] or j
           if raw then
-            r.states[fields[j]] = decode(raw)
-            r.home[fields[j]] = e
+            r.states[g] = decode(raw)
+            r.home[g] = e
+          else
+            missing[#missing + 1] = g
           end
         end
       end
+      want = missing
+      e = e - 1
     end
   end
 end
@@ -195,14 +227,25 @@ local function wrote(r, group, st)
   if st[1] > r.clock then r.clock = st[1] end
 end
 
-p = 1
+local p = 1
+local nops = #ops
 while p <= nops do
   local code, r, group, n = ops[p], rules[ops[p + 1]], ops[p + 2], ops[p + 3]
   local t0 = p + 3 -- times are ops[t0 + 1 .. t0 + n]
   local bucketMs, lateness, ttl, span = r.bucket, r.lateness, r.ttl, r.span
   local late, best, at, bestOldest = 0, -1, nil, nil
-  if code == 1 then
-    local w = stateOf(r, group) or { NEG }
+  local w = nil
+  if code == 1 or code == 2 then w = stateOf(r, group) end
+  if code == 1 and w == nil and n == 1 and ops[t0 + 2] >= 0 then
+    -- the common case of a new group with one point, without the general machinery
+    local t = base + ops[t0 + 1]
+    local amount = ops[t0 + 2]
+    local s = floor(t / bucketMs) * bucketMs
+    wrote(r, group, { t, s, amount })
+    if amount ~= 0 then result(amount, t, s, bucketMs, 0) else result(0, t, nil, bucketMs, 0) end
+    p = t0 + 3
+  elseif code == 1 then
+    w = w or { NEG }
     local changed = false
     local evalBucket, sum, oldest = nil, 0, nil
     for i = 1, n do
@@ -213,10 +256,15 @@ while p <= nops do
       else
         if t > w[1] then
           w[1] = t
-          pruneBuckets(w, W0, t - ttl)
+          if #w > 1 and w[W0] < t - ttl then pruneBuckets(w, W0, t - ttl) end
         end
         local s = floor(t / bucketMs) * bucketMs
-        addToBucket(w, W0, s, amount)
+        if #w < W0 then
+          -- the first bucket takes any amount (as in the memory store)
+          w[W0], w[W0 + 1] = s, amount
+        else
+          addToBucket(w, W0, s, amount)
+        end
         changed = true
         local current = floor(w[1] / bucketMs) * bucketMs
         if current ~= evalBucket then
@@ -233,7 +281,7 @@ while p <= nops do
     result(best, at, bestOldest, bucketMs, late)
     p = t0 + 2 * n + 1
   elseif code == 2 then
-    local w = stateOf(r, group) or { NEG }
+    w = w or { NEG }
     for i = 1, n do
       local t = base + ops[t0 + i]
       if t < w[1] - lateness then
@@ -251,7 +299,7 @@ while p <= nops do
     -- a new group starts a new member set (its first-seen time in the key): members that an
     -- earlier group of the same key left there are gone with it, without a DEL
     local d = stateOf(r, group) or { NEG, NEG, 0, base + ops[t0 + 1] }
-    local mkey = prefix .. 'dm:' .. tag .. ':' .. group .. ':' .. num(d[4])
+    local mkey = prefix .. 'dm:' .. tag .. ':' .. r[1] .. '|' .. r[7][group] .. ':' .. num(d[4])
     local evalBucket, count, oldest = nil, 0, nil
     local changed = false
     for i = 1, n do
@@ -274,15 +322,12 @@ while p <= nops do
         local s = floor(t / bucketMs) * bucketMs
         local current = floor(d[1] / bucketMs) * bucketMs
         local fl = current - span
+        -- most members are new: ZADD NX answers whether it was, and only an old one is looked up
         local prev = nil
-        if d[3] > 0 then
-          local raw = call('ZSCORE', mkey, member)
-          if raw then prev = tonumber(raw) end
-        end
+        if call('ZADD', mkey, 'NX', s, member) == 0 then prev = tonumber(call('ZSCORE', mkey, member)) end
         local evicted = false
         local delta = 0
         if prev == nil then
-          call('ZADD', mkey, s, member)
           d[3] = d[3] + 1
           addToBucket(d, D0, s, 1)
           if s >= fl then delta = 1 end
@@ -339,23 +384,24 @@ end
 for _, r in ipairs(rules) do
   local put, moved = {}, {}
   local any = false
-  for group in pairs(r.dirty) do
+  local fields = r[7]
+  for g in pairs(r.dirty) do
     any = true
-    local st = r.states[group]
+    local st = r.states[g]
     -- a group written, then gone a TTL behind the clock that later ops moved: deleted
     local e = nil
     if st then
       e = floor(st[1] / r.epochMs)
       local list = put[e]
       if not list then list = {}; put[e] = list end
-      list[#list + 1] = group
+      list[#list + 1] = fields[g]
       list[#list + 1] = encode(st)
     end
-    local home = r.home[group]
+    local home = r.home[g]
     if home ~= nil and home ~= e then
       local gone = moved[home]
       if not gone then gone = {}; moved[home] = gone end
-      gone[#gone + 1] = group
+      gone[#gone + 1] = fields[g]
     end
   end
   if any then

@@ -27,14 +27,21 @@ export interface RedisWindowStoreOptions {
 
 const CODES = { window_add: 1, window_read: 2, distinct_add: 3, distinct_read: 4 } as const;
 
+/** The rules of one script call: rule id, kind, geometry, and the group texts it reads. */
+interface CallRule {
+  readonly row: (string | number | string[])[];
+  readonly groups: string[];
+  readonly groupIndex: Map<string, number>;
+}
+
 /** The ops of one script call: all of a batch, or on a cluster all of one shard. */
 class Call {
   readonly tag: string;
   readonly marker: string;
   /** The flat op array the script decodes (see window-script.ts). */
-  readonly encoded: (string | number)[] = [];
+  readonly encoded: number[] = [];
   readonly members: string[] = [];
-  readonly rules: (string | number)[][] = [];
+  readonly rules: CallRule[] = [];
   readonly #ruleIndex = new Map<string, number>();
   /** Index in the batch of each op of this call. */
   readonly opIndex: number[] = [];
@@ -44,17 +51,38 @@ class Call {
     this.marker = marker;
   }
 
-  /** 1-based index of the op's rule (with its kind of state and geometry) in this call's rule table. */
-  rule(op: StateOp): number {
+  /**
+   * 1-based indexes of the op's rule (with its kind of state and geometry) in this call's rule
+   * table and of its group among the rule's groups. A group is the key without `<rule id>|`
+   * (a key without that start is kept whole behind a NUL, which no group text starts with).
+   */
+  place(op: StateOp): [number, number] {
     const kind = op.type === "distinct_add" || op.type === "distinct_read" ? 1 : 0;
     const id = `${op.rule}\u0000${kind},${op.bucketMs},${op.windowMs},${op.latenessMs},${op.ttlMs}`;
     let i = this.#ruleIndex.get(id);
     if (i === undefined) {
-      this.rules.push([op.rule, kind, op.bucketMs, op.windowMs, op.latenessMs, op.ttlMs]);
+      const groups: string[] = [];
+      this.rules.push({
+        row: [op.rule, kind, op.bucketMs, op.windowMs, op.latenessMs, op.ttlMs, groups],
+        groups,
+        groupIndex: new Map(),
+      });
       i = this.rules.length;
       this.#ruleIndex.set(id, i);
     }
-    return i;
+    const rule = this.rules[i - 1]!;
+    const start = op.rule.length;
+    const group =
+      op.key.length > start && op.key.charCodeAt(start) === 124 && op.key.startsWith(op.rule)
+        ? op.key.slice(start + 1)
+        : `\u0000${op.key}`;
+    let g = rule.groupIndex.get(group);
+    if (g === undefined) {
+      rule.groups.push(group);
+      g = rule.groups.length;
+      rule.groupIndex.set(group, g);
+    }
+    return [i, g];
   }
 }
 
@@ -198,9 +226,9 @@ export class RedisWindowStore implements WindowStore {
           [
             prefix,
             call.tag,
-            JSON.stringify(call.encoded),
+            doubles(call.encoded),
             base,
-            JSON.stringify(call.rules),
+            JSON.stringify(call.rules.map((r) => r.row)),
             this.#batchTtl,
             this.#extraTtl,
             ...call.members,
@@ -260,7 +288,8 @@ export class RedisWindowStore implements WindowStore {
         );
       }
       const n = op.times.length;
-      out.push(code, call.rule(op), op.key, n);
+      const [rule, group] = call.place(op);
+      out.push(code, rule, group, n);
       for (let j = 0; j < n; j++) out.push(op.times[j]! - base);
       switch (op.type) {
         case "window_add":
@@ -276,6 +305,13 @@ export class RedisWindowStore implements WindowStore {
     }
     return base;
   }
+}
+
+/** The op array as little-endian doubles (the script reads them with struct.unpack). */
+function doubles(values: readonly number[]): Buffer {
+  const buf = Buffer.allocUnsafe(8 * values.length);
+  for (let i = 0; i < values.length; i++) buf.writeDoubleLE(values[i]!, 8 * i);
+  return buf;
 }
 
 /** 1 shard standalone or with sentinel, 16 on a cluster, unless the config says. */
