@@ -5,7 +5,7 @@ import { createStateStores } from "../../src/state/factory.ts";
 import { MemoryWindowStore } from "../../src/state/memory/store.ts";
 import { RedisConnection, toStoreError } from "../../src/state/redis/connection.ts";
 import calculateSlot from "cluster-key-slot";
-import { batchKey, groupIndexKey, shardTag, windowHashKey } from "../../src/state/redis/keys.ts";
+import { batchKey, clockKey, shardTag, stateHashPrefix } from "../../src/state/redis/keys.ts";
 import { RedisWindowStore } from "../../src/state/redis/window-store.ts";
 
 const sections = (state: unknown) => ({
@@ -119,13 +119,13 @@ describe("Redis keys and errors", () => {
     const tag = shardTag(3);
     expect(tag).toBe("{w3}");
     const keys = [
-      windowHashKey("secmon:", tag, "brute_force"),
-      groupIndexKey("secmon:", tag, "brute_force", "distinct"),
+      `${stateHashPrefix("secmon:", tag, "w", "brute_force")}980`,
+      clockKey("secmon:", tag, "d", "credential_stuffing"),
       batchKey("secmon:", tag, "c0ffee"),
       // a distinct window's members key carries the group key after the tag
-      `secmon:dm:${tag}:r|u={x}%`,
+      `secmon:dm:${tag}:r|u={x}%:1795255200000`,
     ];
-    expect(keys[0]).toBe("secmon:w:{w3}:brute_force");
+    expect(keys[0]).toBe("secmon:w:{w3}:brute_force:980");
     expect(new Set(keys.map((k) => calculateSlot(k)))).toEqual(new Set([calculateSlot(tag)]));
   });
 

@@ -4,9 +4,20 @@ import calculateSlot from "cluster-key-slot";
 import { SecmonError } from "../../errors.ts";
 import type { Metrics } from "../../metrics/catalog.ts";
 import type { AggregateResult, ApplyOptions, StateOp, StateResult, WindowStore } from "../types.ts";
-import { callScript, toStoreError, type RedisConnection } from "./connection.ts";
-import { batchKey, groupIndexKey, shardTag } from "./keys.ts";
+import { callScript, defineScript, toStoreError, type RedisConnection } from "./connection.ts";
+import { batchKey, clockKey, shardTag, stateHashPrefix, type StateKind } from "./keys.ts";
 import { WINDOW_SCRIPT } from "./window-script.ts";
+
+/** KEYS[1] a rule's clock; ARGV epoch hash prefix, TTL (ms) → groups of its two live epochs */
+const GROUP_COUNT = defineScript(
+  "secmonWindowGroups",
+  String.raw`
+local clock = tonumber(redis.call('GET', KEYS[1]))
+if not clock then return 0 end
+local e = math.floor(clock / tonumber(ARGV[2]))
+return redis.call('HLEN', ARGV[1] .. e) + redis.call('HLEN', ARGV[1] .. (e - 1))
+`,
+);
 
 /** The same script, answering a Buffer (MessagePack, not text). */
 const WINDOW_SCRIPT_BUFFER = { name: `${WINDOW_SCRIPT.name}Buffer`, lua: WINDOW_SCRIPT.lua };
@@ -108,8 +119,8 @@ export class RedisWindowStore implements WindowStore {
   readonly #extraTtl: number;
   readonly #metrics: RedisWindowStoreOptions["metrics"];
   readonly #shards: number;
-  /** Rules this store applied ops of (the gauge reports them). */
-  readonly #rules = new Set<string>();
+  /** Rules this store applied ops of (the gauge reports them): kind of state → TTL. */
+  readonly #rules = new Map<string, Map<StateKind, number>>();
   #state: "new" | "started" | "stopped" = "new";
   #starting: Promise<void> | undefined;
   #observing = false;
@@ -176,29 +187,34 @@ export class RedisWindowStore implements WindowStore {
   }
 
   /**
-   * Groups tracked per rule (ZCARD of each shard's group index), for the rules this store has
-   * applied ops of; exact up to the groups past their TTL that the next write drops.
+   * Groups held per rule, for the rules this store has applied ops of: the groups of the two
+   * epochs within a TTL of each rule's clock (HLEN), summed over shards and kinds. That is every
+   * group the memory store would track plus, at most, those up to one more TTL old that wait
+   * for their epoch to expire: between the live count and about twice it.
    */
   async groupCounts(): Promise<Record<string, number>> {
     const client = this.#conn.client;
     const prefix = this.#conn.prefix;
     const rules = [...this.#rules];
     const counts = await Promise.all(
-      rules.map(async (rule) => {
-        let n = 0;
-        const perShard = await Promise.all(
-          Array.from({ length: this.#shards }, (_, s) =>
-            Promise.all([
-              client.zcard(groupIndexKey(prefix, shardTag(s), rule, "count")),
-              client.zcard(groupIndexKey(prefix, shardTag(s), rule, "distinct")),
-            ]).then(([a, b]) => a + b),
+      rules.map(async ([rule, seen]) => {
+        const parts = await Promise.all(
+          [...seen].flatMap(([kind, ttlMs]) =>
+            Array.from({ length: this.#shards }, (_, s) => {
+              const tag = shardTag(s);
+              return callScript(
+                client,
+                GROUP_COUNT,
+                [clockKey(prefix, tag, kind, rule)],
+                [stateHashPrefix(prefix, tag, kind, rule), ttlMs],
+              );
+            }),
           ),
         );
-        for (const c of perShard) n += c;
-        return n;
+        return parts.reduce<number>((n, c) => n + Number(c), 0);
       }),
     );
-    return Object.fromEntries(rules.map((rule, i) => [rule, counts[i]!]));
+    return Object.fromEntries(rules.map(([rule], i) => [rule, counts[i]!]));
   }
 
   readonly #observe = async (result: ObservableResult): Promise<void> => {
@@ -214,7 +230,12 @@ export class RedisWindowStore implements WindowStore {
     const prefix = this.#conn.prefix;
     const calls = this.#split(ops, batchId);
     const client = this.#conn.client;
-    for (const op of ops) if (!this.#rules.has(op.rule)) this.#rules.add(op.rule);
+    for (const op of ops) {
+      let seen = this.#rules.get(op.rule);
+      if (!seen) this.#rules.set(op.rule, (seen = new Map()));
+      const kind: StateKind = op.type === "distinct_add" || op.type === "distinct_read" ? "d" : "w";
+      if (seen.get(kind) !== op.ttlMs) seen.set(kind, op.ttlMs);
+    }
     // sent together: one round trip (per node on a cluster)
     const answers = await Promise.all(
       calls.map((call) => {
