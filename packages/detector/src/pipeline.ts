@@ -16,7 +16,8 @@ export interface Alerting {
 
 /** Sees every evaluated event (recent-event index, report). Must be cheap and never throw. */
 export interface EventObserver {
-  observe(events: readonly SecurityEvent[]): void;
+  /** `batch.batchId` lets an observer recognise a sender's retry of the same request. */
+  observe(events: readonly SecurityEvent[], batch?: { readonly batchId: string }): void;
 }
 
 export interface PipelineOptions {
@@ -68,7 +69,7 @@ export class Pipeline implements Ingestor {
         const changes = await this.#o.alerting.handle(firings);
         if (changes.length > 0) this.#o.onChanges?.(changes);
       }
-      for (const observer of this.#o.observers ?? []) observer.observe(batch.events);
+      for (const observer of this.#o.observers ?? []) observer.observe(batch.events, ctx);
       this.#o.metrics.eventsEvaluated.add(n);
     } catch (err) {
       throw asSecmonError(err);

@@ -17,18 +17,21 @@ import {
  *   ti:<hour>  zset: failed sign-ins by user.hash, a space-saving sketch (≤ 2 × capacity)
  *   ei:<hour>  hash: each sketch value's overestimate (absent: exact)
  *   ta:<hour>, ea:<hour>: the same by client address
+ *   b:<batch id> applied-batch marker (applied_batch_ttl_seconds)
  * Every key of an hour expires when the hour leaves the retention.
  */
 
 /**
- * KEYS[1] c:0 (routing); ARGV base, capacity, then per tally: hour, ttl ms, the counters (in
- * COUNTER_KEYS order), n addresses, addresses…, n identifiers, (value, count)…, n failed
- * addresses, (value, count)…
+ * KEYS[1] c:0 (routing); ARGV base, capacity, applied-batch marker key ('' for none), its TTL
+ * ms, then per tally: hour, ttl ms, the counters (in COUNTER_KEYS order), n addresses,
+ * addresses…, n identifiers, (value, count)…, n failed addresses, (value, count)…
+ * → 1 applied, 0 already applied (the marker existed: nothing is counted again)
  */
 const ADD = defineScript(
   "secmonReportAdd",
   String.raw`
 local base, cap = ARGV[1], tonumber(ARGV[2])
+if ARGV[3] ~= '' and not redis.call('SET', ARGV[3], '1', 'NX', 'PX', ARGV[4]) then return 0 end
 local COUNTERS = { 'events', 'sign_ins', 'failed_sign_ins', 'locked_accounts', 'password_resets' }
 local function sketch(zk, ek, ck, ff, v, n)
   if redis.call('ZSCORE', zk, v) then
@@ -50,7 +53,7 @@ local function sketch(zk, ek, ck, ff, v, n)
     redis.call('HSET', ck, ff, floor)
   end
 end
-local i = 3
+local i = 5
 while i <= #ARGV do
   local hour, ttl = ARGV[i], ARGV[i + 1]
   i = i + 2
@@ -164,6 +167,8 @@ export interface RedisReportStoreOptions {
   readonly retentionHours?: number;
   /** Detector time (ms), for the expiry of hour buckets. Default Date.now. */
   readonly clock?: () => number;
+  /** How long an applied batch id is remembered (ms). Default: the connection's applied_batch_ttl_seconds. */
+  readonly appliedBatchTtlMs?: number;
 }
 
 /**
@@ -178,6 +183,7 @@ export class RedisReportStore implements ReportStore {
   readonly #capacity: number;
   readonly #retentionMs: number;
   readonly #clock: () => number;
+  readonly #batchTtlMs: number;
   #opened = false;
 
   constructor(options: RedisReportStoreOptions) {
@@ -186,6 +192,8 @@ export class RedisReportStore implements ReportStore {
     this.#capacity = options.topKCapacity ?? 100;
     this.#retentionMs = (options.retentionHours ?? 30 * 24 + 1) * HOUR_MS;
     this.#clock = options.clock ?? Date.now;
+    this.#batchTtlMs =
+      options.appliedBatchTtlMs ?? options.connection.config.applied_batch_ttl_seconds * 1000;
   }
 
   async start(): Promise<void> {
@@ -200,9 +208,15 @@ export class RedisReportStore implements ReportStore {
     await this.#conn.close();
   }
 
-  async add(tallies: readonly HourTally[]): Promise<void> {
+  /**
+   * Adds a batch's tallies in one script call. With a batch id, the call also sets an
+   * applied-batch marker (`{r}:b:<batch id>`, for `applied_batch_ttl_seconds`) and a call whose
+   * marker exists changes nothing: a sender's retry of an accepted request counts once.
+   */
+  async add(tallies: readonly HourTally[], options: { readonly batchId?: string } = {}): Promise<void> {
     const now = this.#clock();
-    const args: (string | number)[] = [this.#capacity];
+    const marker = options.batchId === undefined ? "" : `${this.#base}b:${options.batchId}`;
+    const args: (string | number)[] = [this.#capacity, marker, this.#batchTtlMs];
     for (const t of tallies) {
       const ttl = t.hour + HOUR_MS + this.#retentionMs - now;
       if (ttl <= 0) continue;
@@ -214,7 +228,7 @@ export class RedisReportStore implements ReportStore {
         for (const [v, n] of m) args.push(v, n);
       }
     }
-    if (args.length === 1) return;
+    if (args.length === 3) return;
     await this.#call(ADD, args, "add");
   }
 

@@ -82,7 +82,7 @@ export class SecurityReporter {
   }
 
   /** Called with every evaluated batch; cheap, never throws. */
-  observe(events: readonly SecurityEvent[]): void {
+  observe(events: readonly SecurityEvent[], ctx?: { readonly batchId: string }): void {
     if (events.length === 0) return;
     const tallies = new Map<number, Tally>();
     let last: Tally | undefined;
@@ -130,7 +130,7 @@ export class SecurityReporter {
     }
     const batch: HourTally[] = [...tallies.values()];
     try {
-      this.store.add(batch).catch(this.#onError);
+      this.store.add(batch, ctx ? { batchId: ctx.batchId } : undefined).catch(this.#onError);
     } catch (err) {
       this.#onError(err);
     }

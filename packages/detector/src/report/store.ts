@@ -57,8 +57,12 @@ export interface ReportSummary {
  * ZINCRBY failures per `hour` key, with an expiry past the longest report period).
  */
 export interface ReportStore {
-  /** Adds a batch's tallies. Buckets older than the store's retention are ignored. */
-  add(tallies: readonly HourTally[]): Promise<void>;
+  /**
+   * Adds a batch's tallies. Buckets older than the store's retention are ignored. With a
+   * `batchId`, a store may apply each batch id once (Redis does, so that a sender's retry of an
+   * accepted request counts nothing twice).
+   */
+  add(tallies: readonly HourTally[], options?: { readonly batchId?: string }): Promise<void>;
   /** Sums the buckets whose hour is in [fromHour, toHour); `top` entries per list. */
   summarize(fromHour: number, toHour: number, top: number): Promise<ReportSummary>;
   /** Events in the buckets whose hour is in [fromHour, toHour). */
