@@ -156,3 +156,136 @@ export class RedisServer {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A real Redis Cluster for tests: `masters` redis-server processes on 127.0.0.1 in cluster mode
+ * (no replicas, no persistence), joined with `redis-cli --cluster create`.
+ */
+export class RedisTestCluster {
+  readonly ports: readonly number[];
+  readonly #dir: string;
+  readonly #procs: ChildProcess[];
+
+  private constructor(ports: number[], dir: string, procs: ChildProcess[]) {
+    this.ports = ports;
+    this.#dir = dir;
+    this.#procs = procs;
+  }
+
+  static async start(masters = 3): Promise<RedisTestCluster> {
+    const dir = mkdtempSync(join(tmpdir(), "secmon-cluster-"));
+    const ports: number[] = [];
+    const procs: ChildProcess[] = [];
+    const cluster = new RedisTestCluster(ports, dir, procs);
+    try {
+      for (let i = 0; i < masters; i++) {
+        const port = await freePort();
+        ports.push(port);
+        procs.push(
+          spawn(
+            "redis-server",
+            [
+              "--port",
+              String(port),
+              "--bind",
+              "127.0.0.1",
+              "--dir",
+              dir,
+              "--cluster-enabled",
+              "yes",
+              "--cluster-config-file",
+              `nodes-${port}.conf`,
+              "--save",
+              "",
+              "--appendonly",
+              "no",
+              "--loglevel",
+              "warning",
+            ],
+            { stdio: ["ignore", "ignore", "inherit"] },
+          ),
+        );
+      }
+      for (const port of ports) await waitForPong(port, 10_000);
+      await new Promise<void>((resolve, reject) => {
+        const cli = spawn(
+          "redis-cli",
+          [
+            "--cluster",
+            "create",
+            ...ports.map((p) => `127.0.0.1:${p}`),
+            "--cluster-replicas",
+            "0",
+            "--cluster-yes",
+          ],
+          { stdio: ["ignore", "ignore", "pipe"] },
+        );
+        let err = "";
+        cli.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+        cli.once("exit", (code) =>
+          code === 0 ? resolve() : reject(new Error(`cluster create failed: ${err}`)),
+        );
+      });
+      // every node must see every slot covered before clients route by it
+      for (const port of ports) await waitForClusterOk(port, 10_000);
+      return cluster;
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+  }
+
+  /** A `state.redis` config (mode cluster) for this cluster. */
+  config(overrides: Partial<Record<keyof RedisStateConfig, unknown>> = {}): RedisStateConfig {
+    return redisStateSchema.parse({
+      mode: "cluster",
+      cluster: { nodes: this.ports.map((p) => `127.0.0.1:${p}`) },
+      ...overrides,
+    });
+  }
+
+  connection(overrides: Partial<Record<keyof RedisStateConfig, unknown>> = {}): RedisConnection {
+    return new RedisConnection(this.config(overrides));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.#procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.exitCode !== null || p.signalCode !== null) return resolve();
+            p.once("exit", () => resolve());
+            p.kill("SIGKILL");
+          }),
+      ),
+    );
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
+
+/** Resolves once the node at `port` answers CLUSTER INFO with cluster_state:ok. */
+async function waitForClusterOk(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = createConnection({ host: "127.0.0.1", port });
+      let data = "";
+      sock.setTimeout(500, () => {
+        sock.destroy();
+        resolve(false);
+      });
+      sock.on("error", () => resolve(false));
+      sock.on("connect", () => sock.write("CLUSTER INFO\r\n"));
+      sock.on("data", (d) => {
+        data += d.toString();
+        if (data.includes("cluster_state:")) {
+          sock.destroy();
+          resolve(data.includes("cluster_state:ok"));
+        }
+      });
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`cluster node ${port} is not ok`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
