@@ -79,12 +79,17 @@ end
 local formats = {}
 local function encode(st)
   local n = #st
+  if n == 3 then return spack('<ddd', st[1], st[2], st[3]) end
   local f = formats[n]
   if not f then f = '<' .. rep('d', n); formats[n] = f end
   return spack(f, unpack(st))
 end
 local function decode(raw)
   local n = #raw / 8
+  if n == 3 then
+    local a, b, c = sunpack('<ddd', raw)
+    return { a, b, c }
+  end
   local f = formats[n]
   if not f then f = '<' .. rep('d', n); formats[n] = f end
   local st = { sunpack(f, raw) }
@@ -243,6 +248,27 @@ while p <= nops do
     local s = floor(t / bucketMs) * bucketMs
     wrote(r, group, { t, s, amount })
     if amount ~= 0 then result(amount, t, s, bucketMs, 0) else result(0, t, nil, bucketMs, 0) end
+    p = t0 + 3
+  elseif code == 1 and n == 1 and w ~= nil and base + ops[t0 + 1] >= w[1] and ops[t0 + 2] >= 0
+    and (#w == 1 or w[W0] >= base + ops[t0 + 1] - ttl) then
+    -- one in-order point on a group whose buckets all stay: add, then evaluate once
+    local t = base + ops[t0 + 1]
+    local amount = ops[t0 + 2]
+    local s = floor(t / bucketMs) * bucketMs
+    w[1] = t
+    if #w == 1 then
+      w[2], w[3] = s, amount
+    elseif w[#w - 1] == s then
+      w[#w] = w[#w] + amount
+    elseif w[#w - 1] < s then
+      w[#w + 1] = s
+      w[#w + 1] = amount
+    else
+      addToBucket(w, W0, s, amount)
+    end
+    local sum, oldest = sumRange(w, W0, s - span, s)
+    if sum >= -1 then result(sum, t, oldest, bucketMs, 0) else result(0, nil, nil, bucketMs, 0) end
+    wrote(r, group, w)
     p = t0 + 3
   elseif code == 1 then
     w = w or { NEG }

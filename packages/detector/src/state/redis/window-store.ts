@@ -1,4 +1,5 @@
 import type { ObservableResult } from "@opentelemetry/api";
+import { endianness } from "node:os";
 import { decodeMulti } from "@msgpack/msgpack";
 import calculateSlot from "cluster-key-slot";
 import { SecmonError } from "../../errors.ts";
@@ -38,9 +39,11 @@ export interface RedisWindowStoreOptions {
 
 const CODES = { window_add: 1, window_read: 2, distinct_add: 3, distinct_read: 4 } as const;
 
-/** The rules of one script call: rule id, kind, geometry, and the group texts it reads. */
+/** A rule of one script call: rule id, kind, geometry, and the group texts it reads. */
 interface CallRule {
-  readonly row: (string | number | string[])[];
+  readonly index: number;
+  readonly kind: 0 | 1;
+  readonly op: StateOp;
   readonly groups: string[];
   readonly groupIndex: Map<string, number>;
 }
@@ -53,13 +56,28 @@ class Call {
   readonly encoded: number[] = [];
   readonly members: string[] = [];
   readonly rules: CallRule[] = [];
-  readonly #ruleIndex = new Map<string, number>();
+  readonly #byRule = new Map<string, CallRule[]>();
   /** Index in the batch of each op of this call. */
   readonly opIndex: number[] = [];
 
   constructor(tag: string, marker: string) {
     this.tag = tag;
     this.marker = marker;
+  }
+
+  /** The rule table as the script reads it. */
+  rulesJson(): string {
+    return JSON.stringify(
+      this.rules.map((r) => [
+        r.op.rule,
+        r.kind,
+        r.op.bucketMs,
+        r.op.windowMs,
+        r.op.latenessMs,
+        r.op.ttlMs,
+        r.groups,
+      ]),
+    );
   }
 
   /**
@@ -69,19 +87,26 @@ class Call {
    */
   place(op: StateOp): [number, number] {
     const kind = op.type === "distinct_add" || op.type === "distinct_read" ? 1 : 0;
-    const id = `${op.rule}\u0000${kind},${op.bucketMs},${op.windowMs},${op.latenessMs},${op.ttlMs}`;
-    let i = this.#ruleIndex.get(id);
-    if (i === undefined) {
-      const groups: string[] = [];
-      this.rules.push({
-        row: [op.rule, kind, op.bucketMs, op.windowMs, op.latenessMs, op.ttlMs, groups],
-        groups,
-        groupIndex: new Map(),
-      });
-      i = this.rules.length;
-      this.#ruleIndex.set(id, i);
+    let list = this.#byRule.get(op.rule);
+    if (!list) this.#byRule.set(op.rule, (list = []));
+    let rule: CallRule | undefined;
+    for (const r of list) {
+      if (
+        r.kind === kind &&
+        r.op.bucketMs === op.bucketMs &&
+        r.op.windowMs === op.windowMs &&
+        r.op.latenessMs === op.latenessMs &&
+        r.op.ttlMs === op.ttlMs
+      ) {
+        rule = r;
+        break;
+      }
     }
-    const rule = this.rules[i - 1]!;
+    if (!rule) {
+      rule = { index: this.rules.length + 1, kind, op, groups: [], groupIndex: new Map() };
+      this.rules.push(rule);
+      list.push(rule);
+    }
     const start = op.rule.length;
     const group =
       op.key.length > start && op.key.charCodeAt(start) === 124 && op.key.startsWith(op.rule)
@@ -93,7 +118,7 @@ class Call {
       g = rule.groups.length;
       rule.groupIndex.set(group, g);
     }
-    return [i, g];
+    return [rule.index, g];
   }
 }
 
@@ -249,7 +274,7 @@ export class RedisWindowStore implements WindowStore {
             call.tag,
             doubles(call.encoded),
             base,
-            JSON.stringify(call.rules.map((r) => r.row)),
+            call.rulesJson(),
             this.#batchTtl,
             this.#extraTtl,
             ...call.members,
@@ -328,8 +353,14 @@ export class RedisWindowStore implements WindowStore {
   }
 }
 
+const LITTLE_ENDIAN = endianness() === "LE";
+
 /** The op array as little-endian doubles (the script reads them with struct.unpack). */
 function doubles(values: readonly number[]): Buffer {
+  if (LITTLE_ENDIAN) {
+    const arr = Float64Array.from(values);
+    return Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength);
+  }
   const buf = Buffer.allocUnsafe(8 * values.length);
   for (let i = 0; i < values.length; i++) buf.writeDoubleLE(values[i]!, 8 * i);
   return buf;
