@@ -81,20 +81,20 @@ interface IndexEntry {
   readonly ruleIndex: number;
   readonly input: number;
   readonly predicate: (e: SecurityEvent) => boolean;
-  /** `<rule id>|`, the start of the rule's group keys. */
-  readonly keyPrefix: string;
   /** Index of the rule's group_by attribute list among the engine's distinct lists. */
   readonly sig: number;
 }
 
 /** One group of one rule in one batch: the kind's state and the events it counted. */
 class GroupAcc {
-  readonly key: string;
+  /** The group's state key (`<rule id>|<group text>`), built once the batch's groups are known. */
+  key = "";
+  readonly text: string;
   readonly state: unknown;
   readonly events: SecurityEvent[];
 
-  constructor(key: string, state: unknown, first: SecurityEvent) {
-    this.key = key;
+  constructor(text: string, state: unknown, first: SecurityEvent) {
+    this.text = text;
     this.state = state;
     this.events = [first];
   }
@@ -112,6 +112,8 @@ export class Engine {
   readonly #metrics: Pick<Metrics, "ruleSkipped" | "ruleEvaluation" | "storeErrors">;
   readonly #clock: () => number;
   readonly #skewMs: number;
+  /** `<rule id>|` per rule, the start of its group keys. */
+  readonly #keyPrefix: string[];
   readonly #sigEvent: (SecurityEvent | undefined)[];
   readonly #sigText: (string | undefined)[];
 
@@ -121,6 +123,7 @@ export class Engine {
     this.#metrics = opts.metrics ?? createMetrics(createNoopMeter());
     this.#clock = opts.clock ?? (() => performance.now());
     this.#skewMs = (opts.maxClockSkewSeconds ?? 300) * 1000;
+    this.#keyPrefix = this.#rules.map((r) => r.id + "|");
     const ids = new Set<string>();
     const sigs = new Map<string, number>();
     this.#rules.forEach((rule, ruleIndex) => {
@@ -137,7 +140,6 @@ export class Engine {
             ruleIndex,
             input: input.input,
             predicate: input.predicate,
-            keyPrefix: rule.id + "|",
             sig,
           });
         }
@@ -190,14 +192,15 @@ export class Engine {
           missing[ruleIndex]!++;
           continue;
         }
-        const key = entry.keyPrefix + text;
-        let byKey = groups[ruleIndex];
-        if (byKey === undefined) groups[ruleIndex] = byKey = new Map();
-        const acc = byKey.get(key);
+        // keyed by the group text (a string the decoder or the address memo often hands out
+        // again, hash already computed); the key is built once per group, below
+        let byText = groups[ruleIndex];
+        if (byText === undefined) groups[ruleIndex] = byText = new Map();
+        const acc = byText.get(text);
         if (acc === undefined) {
           const state = rule.evaluator.newGroup();
           if (rule.evaluator.collect(state, entry.input, event, time))
-            byKey.set(key, new GroupAcc(key, state, event));
+            byText.set(text, new GroupAcc(text, state, event));
         } else if (rule.evaluator.collect(acc.state, entry.input, event, time)) acc.events.push(event);
       }
     }
@@ -207,10 +210,12 @@ export class Engine {
     const planAcc: GroupAcc[] = [];
     const planFrom: number[] = [];
     for (let ruleIndex = 0; ruleIndex < groups.length; ruleIndex++) {
-      const byKey = groups[ruleIndex];
-      if (!byKey) continue;
+      const byText = groups[ruleIndex];
+      if (!byText) continue;
       const evaluator = rules[ruleIndex]!.evaluator;
-      for (const acc of byKey.values()) {
+      const prefix = this.#keyPrefix[ruleIndex]!;
+      for (const acc of byText.values()) {
+        acc.key = prefix + acc.text;
         planRule.push(ruleIndex);
         planAcc.push(acc);
         planFrom.push(ops.length);
