@@ -115,7 +115,8 @@ export class MemoryWindowStore implements WindowStore {
   readonly #maxBatches: number;
   readonly #metrics: MemoryWindowStoreOptions["metrics"];
   readonly #rules = new Map<string, RuleGroups>();
-  readonly #recent = new Map<string, StateResult[]>();
+  /** Results of recent batches, packed (see packResults), for answering a retry. */
+  readonly #recent = new Map<string, Float64Array>();
   #stopped = false;
   #observing = false;
 
@@ -146,15 +147,17 @@ export class MemoryWindowStore implements WindowStore {
   async apply(ops: readonly StateOp[], opts: ApplyOptions): Promise<StateResult[]> {
     if (this.#stopped) throw new SecmonError("STORE_UNAVAILABLE", "the window store is stopped");
     const seen = this.#recent.get(opts.batchId);
-    if (seen) return seen.slice();
+    if (seen) return unpackResults(seen);
     const results: StateResult[] = new Array<StateResult>(ops.length);
     for (let i = 0; i < ops.length; i++) results[i] = this.#applyOne(ops[i]!);
-    this.#recent.set(opts.batchId, results);
+    // Kept packed in one typed array: a thousand batches of result objects would all survive
+    // into the old generation, and cost the garbage collector more than the windows themselves.
+    this.#recent.set(opts.batchId, packResults(results));
     if (this.#recent.size > this.#maxBatches) {
       const oldest = this.#recent.keys().next().value;
       if (oldest !== undefined) this.#recent.delete(oldest);
     }
-    return results.slice();
+    return results;
   }
 
   /** Groups currently tracked for a rule. */
@@ -372,6 +375,38 @@ export class MemoryWindowStore implements WindowStore {
       return sumRange(e.h, s - spanBuckets(op) * op.bucketMs, s);
     });
   }
+}
+
+const FIELDS_PER_RESULT = 4;
+
+/** Results as [value, at, oldest, late] per result, null as NaN. */
+function packResults(results: readonly StateResult[]): Float64Array {
+  const out = new Float64Array(results.length * FIELDS_PER_RESULT);
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i]!;
+    const o = i * FIELDS_PER_RESULT;
+    out[o] = r.value;
+    out[o + 1] = r.at ?? NaN;
+    out[o + 2] = r.oldest ?? NaN;
+    out[o + 3] = r.late;
+  }
+  return out;
+}
+
+function unpackResults(packed: Float64Array): StateResult[] {
+  const out: StateResult[] = [];
+  for (let o = 0; o < packed.length; o += FIELDS_PER_RESULT) {
+    const at = packed[o + 1]!;
+    const oldest = packed[o + 2]!;
+    out.push({
+      type: "aggregate",
+      value: packed[o]!,
+      at: Number.isNaN(at) ? null : at,
+      oldest: Number.isNaN(oldest) ? null : oldest,
+      late: packed[o + 3]!,
+    });
+  }
+  return out;
 }
 
 /** Evaluates a read op at each of its times. */
