@@ -104,11 +104,16 @@ do
   local total = #raw / 8
   local pos, nops = 1, 0
   while nops < total do
-    local k = math.min(2000, total - nops)
+    local k = math.min(7000, total - nops)
     local f = formats[k]
     if not f then f = '<' .. rep('d', k); formats[k] = f end
-    local part = { sunpack(f, raw, pos) }
-    for i = 1, k do ops[nops + i] = part[i] end
+    if nops == 0 and k == total then
+      ops = { sunpack(f, raw) }
+      ops[k + 1] = nil -- struct.unpack also returns the next position
+    else
+      local part = { sunpack(f, raw, pos) }
+      for i = 1, k do ops[nops + i] = part[i] end
+    end
     nops = nops + k
     pos = pos + 8 * k
   end
@@ -176,6 +181,7 @@ for _, r in ipairs(rules) do
   local kind = r.distinct and 'd' or 'w'
   r.h = prefix .. kind .. ':' .. tag .. ':' .. r[1] .. ':'
   r.clockKey = prefix .. 'c:' .. tag .. ':' .. kind .. ':' .. r[1]
+  r.members = prefix .. 'dm:' .. tag .. ':' .. r[1] .. '|'
   r.states, r.home, r.dirty = {}, {}, {}
   local fields = r[7]
   local clock = tonumber(call('GET', r.clockKey))
@@ -325,7 +331,7 @@ while p <= nops do
     -- a new group starts a new member set (its first-seen time in the key): members that an
     -- earlier group of the same key left there are gone with it, without a DEL
     local d = stateOf(r, group) or { NEG, NEG, 0, base + ops[t0 + 1] }
-    local mkey = prefix .. 'dm:' .. tag .. ':' .. r[1] .. '|' .. r[7][group] .. ':' .. num(d[4])
+    local mkey = r.members .. r[7][group] .. ':' .. num(d[4])
     local evalBucket, count, oldest = nil, 0, nil
     local changed = false
     for i = 1, n do
