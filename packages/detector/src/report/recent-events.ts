@@ -148,7 +148,7 @@ export class RecentEvents {
       user: new RingLru(max, this.#perGroup),
       service: new RingLru(max, this.#perGroup),
     };
-    this.#addressGroup = options.addressGroup ?? memoize(defaultAddressGroup);
+    this.#addressGroup = memoize(options.addressGroup ?? defaultAddressGroup);
   }
 
   /** Called with every evaluated batch; never throws. */

@@ -90,6 +90,9 @@ class AddressMemo {
     this.#max = max;
   }
   get(text: string): string {
+    // Only IPv6 text changes (IPv4 and anything without a colon group as themselves), so only
+    // IPv6 is looked up: no map traffic for the common case, and no churn of the bounded memo.
+    if (!text.includes(":")) return text;
     let v = this.#map.get(text);
     if (v === undefined) {
       v = groupAddress(text, this.#prefix);
