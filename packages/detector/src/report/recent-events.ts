@@ -103,7 +103,7 @@ class RingLru {
       this.#unlink(ring);
       this.#map.delete(ring.key);
       ring.key = key;
-      ring.items.length = 0;
+      ring.items = [];
       ring.next = 0;
       this.#map.set(key, ring);
     } else {
