@@ -347,7 +347,10 @@ while p <= nops do
           local to = floor(cutoff / bucketMs) * bucketMs
           if to > d[2] then
             d[2] = to
-            if d[3] > 0 then d[3] = d[3] - call('ZREMRANGEBYSCORE', mkey, '-inf', '(' .. num(cutoff)) end
+            -- members older than the cutoff exist only if the histogram has a bucket before it
+            if d[3] > 0 and #d >= D0 and d[D0] < cutoff then
+              d[3] = d[3] - call('ZREMRANGEBYSCORE', mkey, '-inf', '(' .. num(cutoff))
+            end
             pruneBuckets(d, D0, cutoff)
           end
         end
