@@ -8,33 +8,32 @@ import { defineScript } from "./connection.ts";
  * KEYS[1]   the applied-batch marker (its hash tag is the shard's: every key the script touches
  *           is in that slot)
  * ARGV[1]   the key prefix; ARGV[2] the shard's hash tag, braces included
- * ARGV[3]   the ops as one flat array of little-endian doubles, per op: code, rule (index into ARGV[5]), group
- *           (index into the rule's groups), n, then n times (ms after ARGV[4]), then per code:
- *           1 window_add: n amounts;
- *           2 window_read: nothing; 3 distinct_add: the ARGV index of its first member, max
- *           members; 4 distinct_read: nothing. Members are ARGV entries (binary-safe).
+ * ARGV[3]   the ops as one flat array of little-endian doubles; per op: code, rule (index
+ *           into ARGV[5]), group (index into the rule's groups), n, then n times (ms after
+ *           ARGV[4]), then per code: 1 window_add: n amounts; 2 window_read: nothing;
+ *           3 distinct_add: the ARGV index of its first member, max members; 4 distinct_read:
+ *           nothing. Members are ARGV entries (binary-safe).
  * ARGV[4]   the base time (ms) of the times
  * ARGV[5]   the rules as JSON: [[rule id, kind (0 count/sum, 1 distinct), bucketMs, windowMs,
  *           latenessMs, ttlMs, [group, …]], …]; a group is its key without `<rule id>|`
  * ARGV[6]   marker TTL (ms); ARGV[7] extra TTL (ms) of state keys
  * returns   MessagePack: base, then an array of 4 per op: value, at − base (false when no
  *           point was evaluated), the buckets from at's bucket back to the oldest non-empty one
- *           (false when the window was empty), late. The marker keeps the same bytes (a few bytes per
- *           op: small integers).
+ *           (false when the window was empty), late. The marker keeps the same bytes (small
+ *           integers: about 7 bytes per op).
  *
  * State of a rule in a shard (all keys under the shard's hash tag `{…}`), kind w (count, sum)
  * or d (distinct):
  * - `c:{…}:<kind>:<rule>`: the rule's clock, the newest event time of all its groups. As in the
  *   memory store, a group whose newest event is a TTL behind the clock is gone.
  * - `<kind>:{…}:<rule>:<epoch>`: hashes of group → state, one per epoch of a TTL of event
- *   time; a group lives in the epoch of its newest event (moved when that changes), so a call
- *   reads the two epochs within a TTL of the clock with one HMGET each for all the rule's groups
- *   of the batch (the older only for those not found in the newer), and writes each epoch back
- *   with one HSET. An epoch's hash
- *   expires once its groups are all a TTL old (plus the extra TTL). A state is a list of
- *   little-endian doubles (struct.pack): count / sum: newest, then bucket start and amount, …
- *   ascending; distinct: newest, pruned-to, members, first seen, then bucket start and members
- *   last seen in it, ….
+ *   time; a group lives in the epoch of its newest event (moved when that changes). A call
+ *   reads the two epochs within a TTL of the clock with one HMGET each for all the rule's
+ *   groups of the batch (the older only for those not found in the newer) and writes each
+ *   epoch back with one HSET. An epoch's hash expires once its groups are all a TTL behind the
+ *   clock (plus the extra TTL). A state is a list of little-endian doubles (struct.pack):
+ *   count / sum: newest, then bucket start and amount, … ascending; distinct: newest,
+ *   pruned-to, members, first seen, then bucket start and members last seen in it, ….
  * - `dm:{…}:<group>:<first seen>` (distinct): sorted set member → start of the bucket it was
  *   last seen in; the group's state keeps how many members were last seen in each bucket, so
  *   that a window's count needs no command. PEXPIRE with every write of its group.

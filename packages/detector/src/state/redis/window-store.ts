@@ -127,12 +127,12 @@ const ARGS_BASE = 8; // ARGV[1..7]: prefix, tag, ops, base time, rules, marker T
 /**
  * WindowStore on Redis, shared by every detector replica. Each `apply` is one script call per
  * batch (on Redis Cluster: one per shard the batch touches, all sent at once): the ops travel as
- * one JSON array, and the script reads every group of a rule with one command, applies the ops
- * with the memory store's semantics and writes the groups back with one command, so a batch
- * costs one round trip and a few commands per rule whatever its size. A batch id is applied
- * once: the script stores the results (a compact text) under an applied-batch marker in the same
- * atomic step and answers a retry with them. Keys expire a TTL after their last write; groups
- * are dropped a TTL behind their rule's newest event (window-script.ts).
+ * one buffer of doubles, and the script reads every group of a rule with one command, applies
+ * the ops with the memory store's semantics and writes the groups back with one command, so a
+ * batch costs one round trip and a few commands per rule whatever its size. A batch id is
+ * applied once: the script stores the results (MessagePack) under an applied-batch marker in
+ * the same atomic step and answers a retry with them. Groups are dropped a TTL behind their
+ * rule's newest event, and every key expires (window-script.ts).
  *
  * The state is split into `shards` hash tags by the group key's CRC16: on a cluster each shard
  * is a slot, so that the groups of a rule spread over the nodes while one script still updates
