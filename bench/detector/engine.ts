@@ -12,6 +12,7 @@
  *   node --conditions=@secmon/source bench/detector/engine.ts [--mode engine|pipeline] \
  *     [--batches 300] [--warmup 60] [--rounds 10] [--records 512] [--no-rules]
  */
+import { PerformanceObserver } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { Engine } from "../../packages/detector/src/engine/engine.ts";
 import type { SecurityEvent } from "../../packages/detector/src/event.ts";
@@ -83,6 +84,12 @@ byRule.clear();
 const ROUNDS = Math.max(1, Math.min(Number(values.rounds), BATCHES));
 const perRound = Math.floor(BATCHES / ROUNDS);
 const rounds: { wall: number; cpu: number }[] = [];
+// Time the main thread spent in garbage-collection pauses while measuring.
+let gcMs = 0;
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMs += entry.duration;
+});
+gcObserver.observe({ entryTypes: ["gc"] });
 let firings = 0;
 let events = 0;
 let wall = 0;
@@ -104,6 +111,8 @@ for (let r = 0; r < ROUNDS; r++) {
   wall += seconds;
   cpuTotal += cpuSeconds;
 }
+await new Promise((resolve) => setTimeout(resolve, 50)); // gc entries arrive asynchronously
+gcObserver.disconnect();
 await finish();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(
@@ -118,6 +127,7 @@ console.log(
     medianRoundPerSecond: Math.round(median(rounds.map((r) => r.wall))),
     bestRoundPerCpuSecond: Math.round(Math.max(...rounds.map((r) => r.cpu))),
     medianRoundPerCpuSecond: Math.round(median(rounds.map((r) => r.cpu))),
+    gcPauseNsPerEvent: Math.round((gcMs * 1e6) / events),
     firings,
     byRule: Object.fromEntries([...byRule].sort()),
   }),
