@@ -290,7 +290,7 @@ try {
     "",
     `Machine: ${cpus().length} CPUs (nproc), ${cpus()[0]?.model.trim() ?? "unknown CPU"}, Node ${process.version}, ${redisVersion}` +
       ` (loopback, AOF off, started by the script); shared with other engineers' work: load average ${loadBefore} before the run, ${loadAfter} after it.` +
-      ` Figures vary by up to 1.8× from run to run on this machine: the same evening, runs of this benchmark measured the warm memory store at 143,000–262,000 events/s, the Redis store (4 in flight) at 71,000–91,000 and the naive approach at 1,400–2,800.`,
+      ` Figures vary by up to 1.8× from run to run on this machine: the same evening, runs of this benchmark measured the warm memory store at 143,000–262,000 events/s, the Redis store (4 in flight) at 71,000–91,000 and the naive approach at 1,400–3,700 (fastest when the machine is quiet: its round trips are what it measures).`,
     "",
     `Engine.evaluate with the whole default pack (${rules.filter((r) => r.enabled).length} rules) on ${BATCHES} batches of ${BATCH} realistic events (75 % api.request, 25 % auth.login, 5000 addresses, 20 000 users); a batch makes about 680 state ops:`,
     "",
