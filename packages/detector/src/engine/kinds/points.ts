@@ -13,6 +13,13 @@ export class Points {
   push(time: number, amount: number, member?: string): void {
     if (time < this.last) this.sorted = false;
     else this.last = time;
+    if (this.times.length === 0) {
+      // Most groups get one point per batch: exact-size arrays (a push onto [] reserves 17 slots).
+      this.times = [time];
+      this.amounts = [amount];
+      if (member !== undefined) this.members = [member];
+      return;
+    }
     this.times.push(time);
     this.amounts.push(amount);
     if (member !== undefined) (this.members ??= []).push(member);
