@@ -12,16 +12,29 @@
  *    detector without rules (what decoding and the rest cost alone), and the ratio;
  * 3. receipt-to-alert latency (receivedAt → alert recorded, every alert change) at half the
  *    measured maximum, from a paced (open-loop) sender;
- * 4. memory per tracked group of the whole detector (memory.ts).
+ * 4. memory per tracked group of the whole detector (memory.ts);
+ * 5. what decoding on a worker thread would cost the main thread instead (clone.ts).
  *
- *   pnpm --filter @secmon/bench run bench:detector [-- --write] [--seconds 10] [--rounds 3]
+ *   pnpm --filter @secmon/bench run bench:detector [-- --write] [--seconds 10] [--rounds 3] \
+ *     [--baseline-commit C]
  *
- * `--write` replaces the "## Detector" section of bench/RESULTS.md. `--step NAME` runs one step
- * and prints its JSON (what the orchestrator does under flock).
+ * `--write` replaces the "## Detector" section of bench/RESULTS.md. `--baseline-commit C` also
+ * measures the detector as it was at commit C (engine, pipeline and end to end, in the same
+ * rounds) and adds a comparison table. `--step NAME` runs one step and prints its JSON (what the
+ * orchestrator does under flock).
  */
 import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -43,6 +56,7 @@ const { values } = parseArgs({
     "engine-batches": { type: "string", default: "400" },
     addresses: { type: "string", default: "40000" },
     write: { type: "boolean", default: false },
+    "baseline-commit": { type: "string" },
   },
 });
 const SECONDS = Math.min(Number(values.seconds), 40);
@@ -208,6 +222,8 @@ async function step(name: string): Promise<unknown> {
       return endToEnd(true, "sdk");
     case "latency":
       return endToEnd(true, "client", Number(values.rate));
+    case "clone":
+      return runJson("clone.ts", []);
     case "memory":
       return runJson("memory.ts", ["--addresses", String(values.addresses)], ["--expose-gc"]);
     default:
@@ -234,8 +250,12 @@ const hasFlock = (() => {
 const load: string[] = [];
 
 /** Runs one step in its own process under the benchmark lock; notes the load average first. */
-async function locked(name: string, extra: string[] = []): Promise<Record<string, unknown>> {
-  const args = [...NODE_ARGS, fileURLToPath(import.meta.url), "--step", name, ...passthrough(), ...extra];
+async function locked(
+  name: string,
+  extra: string[] = [],
+  script = fileURLToPath(import.meta.url),
+): Promise<Record<string, unknown>> {
+  const args = [...NODE_ARGS, script, "--step", name, ...passthrough(), ...extra];
   const cmd = hasFlock ? "flock" : process.execPath;
   const argv = hasFlock ? [LOCK, process.execPath, ...args] : args;
   return new Promise((resolve, reject) => {
@@ -282,12 +302,47 @@ const machine = {
 };
 say(`machine: nproc ${machine.nproc}, ${machine.cpu}, Node ${machine.node}; load ${loadBefore}`);
 
+/**
+ * `--baseline-commit C`: the detector as it was at commit C (packages/ and rules/ from git
+ * archive, node_modules linked, this benchmark's own scripts), measured in the same rounds.
+ */
+const baselineCommit = values["baseline-commit"];
+let baselineScript: string | undefined;
+let baselineDir: string | undefined;
+if (baselineCommit !== undefined) {
+  const root = join(HERE, "..", "..");
+  baselineDir = mkdtempSync(join(tmpdir(), "secmon-baseline-"));
+  const tar = execFileSync("git", ["-C", root, "archive", baselineCommit, "packages", "rules"]);
+  execFileSync("tar", ["-x", "-C", baselineDir], { input: tar });
+  symlinkSync(join(root, "node_modules"), join(baselineDir, "node_modules"));
+  for (const pkg of readdirSync(join(baselineDir, "packages"))) {
+    const modules = join(root, "packages", pkg, "node_modules");
+    if (existsSync(modules)) symlinkSync(modules, join(baselineDir, "packages", pkg, "node_modules"));
+  }
+  cpSync(HERE, join(baselineDir, "bench", "detector"), { recursive: true });
+  symlinkSync(join(root, "bench", "node_modules"), join(baselineDir, "bench", "node_modules"));
+  baselineScript = join(baselineDir, "bench", "detector", "run.ts");
+  say(`baseline: commit ${baselineCommit} in ${baselineDir}`);
+}
+
 type Row = Record<string, unknown>;
 const engineRuns: Row[] = [];
 const pipelineRuns: Row[] = [];
 const rulesRuns: EndToEnd[] = [];
 const decodeRuns: EndToEnd[] = [];
+const baseline = {
+  engine: [] as Row[],
+  pipeline: [] as Row[],
+  rules: [] as EndToEnd[],
+  decode: [] as EndToEnd[],
+};
 for (let r = 0; r < ROUNDS; r++) {
+  if (baselineScript !== undefined) {
+    baseline.engine.push(await locked("engine", [], baselineScript));
+    baseline.pipeline.push(await locked("pipeline", [], baselineScript));
+    baseline.rules.push((await locked("e2e-rules", [], baselineScript)) as unknown as EndToEnd);
+    baseline.decode.push((await locked("e2e-decode", [], baselineScript)) as unknown as EndToEnd);
+  }
   engineRuns.push(await locked("engine"));
   pipelineRuns.push(await locked("pipeline"));
   // alternate the order so that a change in the machine's load hits both alike
@@ -313,6 +368,8 @@ const latency = (await locked("latency", ["--rate", String(Math.round(halfRate))
 say(`latency at ${fmt(halfRate)}/s: p50 ${latency.latency?.p50} ms, p99 ${latency.latency?.p99} ms`);
 const memory = await locked("memory");
 say(`memory: ${memory["heapPerGroup"]} B heap per group`);
+const clone = await locked("clone");
+if (baselineDir !== undefined) rmSync(baselineDir, { recursive: true, force: true });
 
 // ---------------------------------------------------------------------------------------------
 // report
@@ -328,7 +385,31 @@ const row = (label: string, xs: EndToEnd[]) => {
   return `| ${label} | ${fmt(median(rates))} | ${rates.map(fmt).join(", ")} | ${median(xs.map(perMillion)).toFixed(2)} | ${median(xs.map((x) => x.server.eventLoopUtilization * 100)).toFixed(0)} % |`;
 };
 
-const command = "./node_modules/.bin/pnpm --filter @secmon/bench run bench:detector -- --write";
+const cpuOf = (xs: Row[]) => median(xs.map((x) => x["eventsPerCpuSecond"] as number));
+const rateOf = (xs: EndToEnd[]) => median(xs.map((x) => x.client["recordsPerSecond"] as number));
+const cpuPerMillion = (xs: EndToEnd[]) => median(xs.map(perMillion));
+const baselineSection =
+  baselineCommit === undefined
+    ? ""
+    : `
+### Against commit ${baselineCommit}
+
+The same steps run from the detector as it was at \`${baselineCommit}\` (\`--baseline-commit\`), interleaved with the runs
+above in every round (medians of ${ROUNDS} rounds).
+
+| measure | ${baselineCommit} | now | now / then |
+| --- | ---: | ---: | ---: |
+| engine replay, events per CPU-second | ${fmt(cpuOf(baseline.engine))} | ${fmt(cpuOf(engineRuns))} | ${(cpuOf(engineRuns) / cpuOf(baseline.engine)).toFixed(2)} |
+| pipeline replay, events per CPU-second | ${fmt(cpuOf(baseline.pipeline))} | ${fmt(cpuOf(pipelineRuns))} | ${(cpuOf(pipelineRuns) / cpuOf(baseline.pipeline)).toFixed(2)} |
+| end to end, whole pack, events/s | ${fmt(rateOf(baseline.rules))} | ${fmt(rateOf(rulesRuns))} | ${(rateOf(rulesRuns) / rateOf(baseline.rules)).toFixed(2)} |
+| end to end, whole pack, server CPU s per million events | ${cpuPerMillion(baseline.rules).toFixed(2)} | ${cpuPerMillion(rulesRuns).toFixed(2)} | ${(cpuPerMillion(rulesRuns) / cpuPerMillion(baseline.rules)).toFixed(2)} |
+| end to end, decode only, events/s | ${fmt(rateOf(baseline.decode))} | ${fmt(rateOf(decodeRuns))} | ${(rateOf(decodeRuns) / rateOf(baseline.decode)).toFixed(2)} |
+| end to end, decode only, server CPU s per million events | ${cpuPerMillion(baseline.decode).toFixed(2)} | ${cpuPerMillion(decodeRuns).toFixed(2)} | ${(cpuPerMillion(decodeRuns) / cpuPerMillion(baseline.decode)).toFixed(2)} |
+`;
+
+const command =
+  "./node_modules/.bin/pnpm --filter @secmon/bench run bench:detector -- --write" +
+  (baselineCommit !== undefined ? ` --baseline-commit ${baselineCommit}` : "");
 const section = `## Detector
 
 Run ${started.toISOString()} with \`${command}\` (${ROUNDS} rounds, ${SECONDS} s per end-to-end run after a
@@ -391,7 +472,15 @@ the whole pipeline of a detector (window store, recent events, report): ${fmt(me
 
 Goal < 1 KB per tracked group: ${(memory["heapPerGroup"] as number) < 1024 ? "met" : "missed"} (heap; RSS growth also counts heap headroom the
 garbage collector keeps).
-`;
+
+### Decoding on a worker thread?
+
+\`bench/detector/clone.ts\`, best of 5 rounds on the same requests: decoding costs the main thread
+${clone["decodeNsPerEvent"]} ns per event; receiving the same events decoded by a worker (structured clone, what postMessage does) would
+cost it ${clone["deserializeNsPerEvent"]} ns per event (${clone["cloneBytesPerEvent"]} B per event cloned) and the worker ${clone["workerNsPerEvent"]} ns per event. On two cores that
+the sender shares, a decoding worker would save the main thread ${Math.round(Number(clone["decodeNsPerEvent"]) - Number(clone["deserializeNsPerEvent"]))} ns per event at the price of
+a second busy core${Number(clone["deserializeNsPerEvent"]) > Number(clone["decodeNsPerEvent"]) / 2 ? ": it does not pay, and the detector decodes on its one thread" : ""}.
+${baselineSection}`;
 
 say("\n" + section);
 if (values.write) {
