@@ -247,7 +247,8 @@ const hasFlock = (() => {
     return false;
   }
 })();
-const load: string[] = [];
+const load: number[] = [];
+const loadRange = () => `${Math.min(...load).toFixed(2)}–${Math.max(...load).toFixed(2)}`;
 
 /** Runs one step in its own process under the benchmark lock; notes the load average first. */
 async function locked(
@@ -265,8 +266,7 @@ async function locked(
     child.on("spawn", () => {});
     child.on("exit", (code) => {
       const line = out.trim().split("\n").pop() ?? "";
-      const l1 = loadavg()[0]!.toFixed(2);
-      load.push(`${name} ${l1}`);
+      load.push(loadavg()[0]!);
       if (code !== 0) reject(new Error(`step ${name} exited ${code}: ${out.slice(-500)}`));
       else resolve(JSON.parse(line) as Record<string, unknown>);
     });
@@ -312,7 +312,9 @@ let baselineDir: string | undefined;
 if (baselineCommit !== undefined) {
   const root = join(HERE, "..", "..");
   baselineDir = mkdtempSync(join(tmpdir(), "secmon-baseline-"));
-  const tar = execFileSync("git", ["-C", root, "archive", baselineCommit, "packages", "rules"]);
+  const tar = execFileSync("git", ["-C", root, "archive", baselineCommit, "packages", "rules"], {
+    maxBuffer: 1 << 30,
+  });
   execFileSync("tar", ["-x", "-C", baselineDir], { input: tar });
   symlinkSync(join(root, "node_modules"), join(baselineDir, "node_modules"));
   for (const pkg of readdirSync(join(baselineDir, "packages"))) {
@@ -414,7 +416,7 @@ const section = `## Detector
 
 Run ${started.toISOString()} with \`${command}\` (${ROUNDS} rounds, ${SECONDS} s per end-to-end run after a
 ${WARMUP} s warm-up, each step under \`flock ${LOCK}\`). Machine: nproc ${machine.nproc}, CPU ${machine.cpu},
-Node ${machine.node}; 1-minute load average ${loadBefore} at the start, after each step: ${load.join(", ")}
+Node ${machine.node}; 1-minute load average ${loadBefore} at the start, ${loadRange()} during the steps
 (the machine is shared: wall-clock rates move with the other work; CPU seconds per event move less).
 
 Traffic (\`bench/detector/load/requests.ts\`): 512-record OTLP requests (${"~"}435 B/record) of a realistic mix:
