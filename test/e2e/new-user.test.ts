@@ -91,6 +91,15 @@ describe("a new user's first attack", () => {
       services: ["shop"],
     });
     expect(JSON.stringify(alert)).not.toContain("wrong-");
+    // the events of its group (12 sign-ins and their 12 requests), kept since the alert was raised
+    const events = (await (await fetch(`${api}/api/alerts/${alert.id}/events`)).json()) as {
+      events: { event_name: string; attributes: Record<string, unknown> }[];
+    };
+    const names = events.events.map((e) => e.event_name);
+    expect(names.filter((n) => n === "auth.login")).toHaveLength(12);
+    expect(names.filter((n) => n === "api.request")).toHaveLength(12);
+    for (const e of events.events) expect(e.attributes["client.address"]).toBe("203.0.113.7");
+    expect(JSON.stringify(events)).not.toContain("wrong-");
 
     // The same events, as the Collector's file exporter writes them (OTLP/JSON, one request a line).
     const file = join(dir, "logs.jsonl");

@@ -126,17 +126,6 @@ export class Detector {
       ...(baseUrl ? { apiBaseUrl: baseUrl } : {}),
       onError: (err) => this.logger.error({ err }, "alert delivery store failed"),
     });
-    this.alerts = new AlertManager({
-      store: this.#state.alerts,
-      clock,
-      metrics,
-      purgeIntervalSeconds: config.alerts.purge_interval_seconds,
-      onChanges: (changes) => {
-        this.dispatcher.dispatch(changes);
-        options.onChanges?.(changes);
-      },
-    });
-
     const prefix = config.rules.ipv6_group_prefix;
     const { recentEvents, reporter } = createReportComponents(config.report, {
       clock,
@@ -144,6 +133,19 @@ export class Detector {
       onError: (err) => this.logger.warn({ err }, "report store failed"),
       ...(this.#state.report ? { store: this.#state.report } : {}),
     });
+    this.alerts = new AlertManager({
+      store: this.#state.alerts,
+      clock,
+      metrics,
+      purgeIntervalSeconds: config.alerts.purge_interval_seconds,
+      onChanges: (changes) => {
+        // alerted groups keep their events from now on (this batch is observed after its alerts)
+        for (const c of changes) if (c.firing !== undefined) recentEvents.watch(c.alert.group);
+        this.dispatcher.dispatch(changes);
+        options.onChanges?.(changes);
+      },
+    });
+
     this.pipeline = new Pipeline({
       evaluator: engine,
       alerting: this.alerts,

@@ -318,7 +318,7 @@ export class ApiServer {
       async (req) => {
         const alert = await alerts.store.get(req.params.id);
         if (!alert) throw new SecmonError("NOT_FOUND", `alert ${req.params.id}`);
-        const events = this.#o.recentEvents?.eventsFor(alert.group, req.query.limit) ?? [];
+        const events = this.#o.recentEvents?.eventsForAlert(alert, req.query.limit) ?? [];
         return { alert_id: alert.id, group: alert.group, events };
       },
     );

@@ -21,6 +21,7 @@ export function createReportComponents(
   const recentEvents = new RecentEvents({
     perGroup: config.recent_events_per_group,
     maxGroups: config.recent_max_groups,
+    bufferEvents: config.recent_buffer_events,
     ...(o.addressGroup ? { addressGroup: o.addressGroup } : {}),
   });
   const store =

@@ -10,7 +10,7 @@ export const reportSectionSchema = z
       .max(500)
       .default(50)
       .describe(
-        "Recent events kept per client address (IPv6 by prefix), user.hash, user.id and service.name, for GET /api/alerts/:id/events",
+        "Recent events kept per alerted group (its events from the buffer when first alerted, then every new one), for GET /api/alerts/:id/events",
       ),
     recent_max_groups: z
       .number()
@@ -18,7 +18,18 @@ export const reportSectionSchema = z
       .min(100)
       .max(1_000_000)
       .default(5000)
-      .describe("Most groups whose recent events are kept; the least recently seen group is dropped first"),
+      .describe(
+        "Most alerted groups whose recent events are kept; the least recently alerted is dropped first",
+      ),
+    recent_buffer_events: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .default(0)
+      .describe(
+        "Recent events of all groups kept as the context of a group when its first alert comes (and to answer for a group without alert). 0 keeps none: the API shows an alert's sample events instead. Costly at high rates (every event is kept past the young generation): 4096 cost the pipeline about a third of its throughput in bench/detector",
+      ),
     top_k_capacity: z
       .number()
       .int()

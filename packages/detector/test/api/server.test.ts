@@ -51,15 +51,17 @@ async function start(
 ): Promise<Harness> {
   const clock = manualClock(T0 + 200_000);
   const changes: AlertChange[] = [];
+  const recent = new RecentEvents();
   const manager = new AlertManager({
     store: new MemoryAlertStore(),
     clock: clock.now,
     onChanges: (c) => {
       changes.push(...c);
+      // as the detector wires it: alerted groups keep their events
+      for (const x of c) if (x.firing) recent.watch(x.alert.group);
       extra.dispatcher?.dispatch(c);
     },
   });
-  const recent = new RecentEvents();
   const reporter = new SecurityReporter({
     store: new MemoryReportStore({ clock: clock.now }),
     clock: clock.now,
@@ -317,7 +319,10 @@ describe("API: alerts", () => {
     expect(r.body.events).toEqual([
       expect.objectContaining({ time: new Date(T0 + 2).toISOString(), event_name: EVENT.AUTH_LOGIN }),
     ]);
-    expect((await h.get(`/api/alerts/${a!.id}/events`)).body.events).toHaveLength(2);
+    // then the alert's own sample events from before them (what raised it)
+    expect(
+      (await h.get(`/api/alerts/${a!.id}/events`)).body.events.map((e: { time: string }) => e.time),
+    ).toEqual([T0 + 2, T0 + 1, T0].map((t) => new Date(t).toISOString()));
     expect((await h.get("/api/alerts/alt_01JD3Q000000000000000000ZZ/events")).status).toBe(404);
   });
 });

@@ -54,6 +54,9 @@ function measure(label: string, observe: (batch: SecurityEvent[]) => void): void
 
 const clock = () => start + N * 10;
 const recent = new RecentEvents();
+// 200 alerted addresses (groups with alerts are what the index keeps)
+for (let a = 0; a < 2000; a += 10)
+  recent.watch({ [ATTR.CLIENT_ADDRESS]: `10.${a >> 8}.${a & 255}.${a % 3}` });
 const reporter = new SecurityReporter({ store: new MemoryReportStore({ clock }), clock });
 measure("RecentEvents.observe", (b) => recent.observe(b));
 measure("SecurityReporter.observe", (b) => reporter.observe(b));

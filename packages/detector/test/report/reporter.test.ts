@@ -138,12 +138,16 @@ describe("report config section", () => {
     expect(config).toEqual({
       recent_events_per_group: 50,
       recent_max_groups: 5000,
+      recent_buffer_events: 0,
       top_k_capacity: 100,
       distinct_max_per_hour: 10_000,
     });
     expect(reportSectionSchema.safeParse({ recent_events_per_group: 0 }).success).toBe(false);
     expect(reportSectionSchema.safeParse({ top_k: 5 }).success).toBe(false);
-    const { recentEvents, reporter } = createReportComponents(config, { clock: () => DAY0 + 1000 });
+    const { recentEvents, reporter } = createReportComponents(
+      { ...config, recent_buffer_events: 10 },
+      { clock: () => DAY0 + 1000 },
+    );
     const batch = [failedLogin(DAY0, "192.0.2.1", "a")];
     recentEvents.observe(batch);
     reporter.observe(batch);
