@@ -185,16 +185,26 @@ function mergeIndicators(current: readonly Indicator[], extra: readonly Indicato
   return out;
 }
 
-/** The most recent MAX_SAMPLE_EVENTS events, oldest first, without exact duplicates. */
+/**
+ * The most recent MAX_SAMPLE_EVENTS events, oldest first, without exact duplicates. Runs for every
+ * firing an alert absorbs: attributes are compared as JSON only when everything else is equal.
+ */
 function mergeSamples(current: readonly SampleEvent[], extra: readonly SampleEvent[]): SampleEvent[] {
-  const seen = new Set<string>();
-  const all: SampleEvent[] = [];
-  for (const s of [...current, ...extra]) {
-    const key = `${s.time}|${s.event_name}|${s.service}|${s.span_id ?? ""}|${JSON.stringify(s.attributes)}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    all.push(s);
+  const all = [...current, ...extra].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  const out: SampleEvent[] = [];
+  for (let i = all.length - 1; i >= 0 && out.length < MAX_SAMPLE_EVENTS; i--) {
+    const s = all[i]!;
+    if (!out.some((kept) => sameSample(kept, s))) out.push(s);
   }
-  all.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-  return all.slice(-MAX_SAMPLE_EVENTS);
+  return out.reverse();
+}
+
+function sameSample(a: SampleEvent, b: SampleEvent): boolean {
+  return (
+    a.time === b.time &&
+    a.event_name === b.event_name &&
+    a.service === b.service &&
+    a.span_id === b.span_id &&
+    (a.attributes === b.attributes || JSON.stringify(a.attributes) === JSON.stringify(b.attributes))
+  );
 }
