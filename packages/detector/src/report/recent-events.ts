@@ -56,6 +56,8 @@ class Ring {
 interface Watch {
   readonly key: string;
   readonly matches: (e: SecurityEvent) => boolean;
+  /** The group's event name, if it has one: a cheap first test (service-wide groups have it). */
+  readonly eventName: string | undefined;
   readonly ring: Ring;
   /** The tracked attribute value it is indexed under; undefined: checked against every event. */
   readonly anchor: { readonly kind: Kind; readonly value: string } | undefined;
@@ -127,7 +129,7 @@ export class RecentEvents {
         if (id !== undefined && id !== "") offer(user.get(typeof id === "string" ? id : String(id)), e);
       }
       if (service.size > 0) offer(service.get(e.service), e);
-      for (const w of unanchored) if (w.matches(e)) w.ring.push(e);
+      for (const w of unanchored) offerOne(w, e);
     }
   }
 
@@ -150,7 +152,13 @@ export class RecentEvents {
     const matches = this.#compile(group);
     const ring = new Ring(this.#perGroup);
     for (const e of this.#scan(matches, this.#perGroup).reverse()) ring.push(e);
-    const watch: Watch = { key, matches, ring, anchor: this.#anchorOf(group) };
+    const watch: Watch = {
+      key,
+      matches,
+      eventName: group[ATTR_EVENT_NAME],
+      ring,
+      anchor: this.#anchorOf(group),
+    };
     this.#watches.set(key, watch);
     if (watch.anchor === undefined) this.#unanchored.push(watch);
     else {
@@ -270,7 +278,11 @@ export class RecentEvents {
 
 function offer(watches: readonly Watch[] | undefined, e: SecurityEvent): void {
   if (watches === undefined) return;
-  for (const w of watches) if (w.matches(e)) w.ring.push(e);
+  for (const w of watches) offerOne(w, e);
+}
+
+function offerOne(w: Watch, e: SecurityEvent): void {
+  if ((w.eventName === undefined || w.eventName === e.name) && w.matches(e)) w.ring.push(e);
 }
 
 /** One key per group, whatever the order of its attributes. */
