@@ -102,6 +102,27 @@ function nonNegativeInt(value: unknown): number | undefined {
   return Math.trunc(value);
 }
 
+/**
+ * Epoch milliseconds as the SDK's HrTime (`[seconds, nanoseconds]`), the form it keeps without
+ * converting (a number goes through two type checks and a `performance.timeOrigin` lookup per
+ * timestamp). Same arithmetic as the SDK's own conversion, so the exported times are identical.
+ */
+function epochMillisToHrTime(ms: number): [number, number] {
+  const seconds = Math.trunc(ms / 1000);
+  // `ms - seconds * 1000` is `ms % 1000` (same sign, exact) without a floating-point modulo
+  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
+}
+
+/**
+ * The SDK copies a record's attributes with `Object.entries`, which V8 runs several times faster
+ * (about 100 → 20 ns per attribute on Node 24) once the object's hidden class has an enum cache.
+ * `Object.entries` never fills that cache; a `for…in` does, once per shape, and costs a few
+ * nanoseconds after that. Attributes of one event kind share a handful of shapes.
+ */
+function primeEnumCache(attributes: object): void {
+  for (const _key in attributes) return;
+}
+
 /** A caller's event time, when usable (a valid Date or finite epoch milliseconds). */
 function validTime(value: unknown): Date | number | undefined {
   if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
@@ -113,8 +134,19 @@ function idText(value: unknown): string | undefined {
   return cleanText(value, MAX_SHORT_TEXT);
 }
 
-/** IPv4 dotted quad, checked by hand (the hot path); anything with a colon goes to net.isIP. */
+/** The last address that passed {@link isIpAddress}: a connection's requests repeat it. */
+let lastIpAddress = "";
+
+/** True for an IPv4 or IPv6 address (remembers the last one that passed). */
 function isIpAddress(value: string): boolean {
+  if (value === lastIpAddress) return true;
+  if (!checkIpAddress(value)) return false;
+  lastIpAddress = value;
+  return true;
+}
+
+/** IPv4 dotted quad, checked by hand (the hot path); anything with a colon goes to net.isIP. */
+function checkIpAddress(value: string): boolean {
   if (value.includes(":")) return isIP(value) === 6;
   let parts = 0;
   let digits = 0;
@@ -140,11 +172,17 @@ function headerValue(value: string | readonly string[] | undefined): string | un
   return typeof value === "string" ? value : value?.[0];
 }
 
+/** The method as OTel semconv wants it: an IANA method in upper case, else `_OTHER`. */
+function httpMethod(value: unknown): string {
+  if (typeof value !== "string") return "_OTHER";
+  if (HTTP_METHODS.has(value)) return value; // the usual case: no upper-casing
+  const upper = value.toUpperCase();
+  return HTTP_METHODS.has(upper) ? upper : "_OTHER";
+}
+
 /** A route template from a caller: a path pattern (`/users/:id`, `/files/*`), never a query. */
-function routeText(value: unknown, cache: CleanTextCache): string | undefined {
-  if (typeof value !== "string" || (!value.startsWith("/") && value !== "*")) return undefined;
-  if (value.includes("?") || value.includes("#")) return undefined;
-  return cache.get(value);
+function isRouteTemplate(value: string): boolean {
+  return (value.startsWith("/") || value === "*") && !value.includes("?") && !value.includes("#");
 }
 
 /**
@@ -167,7 +205,7 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
   const clock = options.clock ?? Date.now;
   // User-Agents and route templates repeat from request to request: scrub each once
   const userAgents = new CleanTextCache(MAX_USER_AGENT);
-  const routes = new CleanTextCache(MAX_SHORT_TEXT);
+  const routes = new CleanTextCache(MAX_SHORT_TEXT, isRouteTemplate);
 
   /** Attributes every event shares, from the caller's context. */
   function baseAttributes(input: EventContext): MutableAttributes {
@@ -211,13 +249,16 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
     attributes: MutableAttributes,
     time: Date | number | undefined,
   ): void {
+    primeEnumCache(attributes);
+    const now = epochMillisToHrTime(clock());
     const record: LogRecord = {
       eventName,
       severityNumber: severity.number,
       severityText: severity.text,
       body,
       attributes,
-      timestamp: validTime(time) ?? clock(),
+      timestamp: validTime(time) ?? [now[0], now[1]],
+      observedTimestamp: now,
       context: context.active(),
     };
     logger.emit(record);
@@ -343,7 +384,7 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
     const field = cleanText(input.field, MAX_SHORT_TEXT);
     if (field !== undefined) attributes[ATTR.INPUT_FIELD] = field;
     attributes[ATTR.INPUT_RULE] = rule;
-    const route = routeText(input.route, routes);
+    const route = routes.get(input.route);
     if (route !== undefined) attributes[ATTR.HTTP_ROUTE] = route;
     const path = cleanPath(input.path);
     if (path !== undefined) attributes[ATTR.URL_PATH] = path;
@@ -371,10 +412,9 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
 
   const apiRequest = guarded<ApiRequestInput>("apiRequest", (input) => {
     const attributes = baseAttributes(input);
-    const rawMethod = typeof input.method === "string" ? input.method.toUpperCase() : "";
-    const method = HTTP_METHODS.has(rawMethod) ? rawMethod : "_OTHER";
+    const method = httpMethod(input.method);
     attributes[ATTR.HTTP_REQUEST_METHOD] = method;
-    const route = routeText(input.route, routes);
+    const route = routes.get(input.route);
     if (route !== undefined) attributes[ATTR.HTTP_ROUTE] = route;
     const path = cleanPath(input.path);
     if (path !== undefined) attributes[ATTR.URL_PATH] = path;

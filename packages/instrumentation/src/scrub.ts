@@ -120,62 +120,61 @@ const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
 const TOKEN_FORMAT =
   /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}|AKIA[0-9A-Z]{16}|AIza[\w-]{30,})/;
 
+// Characters that decide which patterns of `looksLikeSecret` can match at all, one bit each.
+const C_COLON = 1;
+const C_PAIRS = 2; // '=' or '%' (an encoded '=')
+const C_SPACE = 4;
+const C_AT = 8;
+const C_E = 16;
+const C_DASH = 32;
+const C_UNDERSCORE = 64;
+const C_UPPER_A = 128;
+const C_X = 256;
+/** `;` (path parameters): only `cleanPath` cares. */
+const C_SEMICOLON = 512;
+/** `?` and `#`: where a path ends. */
+const C_PATH_END = 1024;
+
+/** Bits per ASCII character; other characters have none. */
+const CHAR_CLASS = new Uint16Array(128);
+CHAR_CLASS[58] = C_COLON; // :
+CHAR_CLASS[61] = C_PAIRS; // =
+CHAR_CLASS[37] = C_PAIRS; // %
+for (const c of [32, 9, 10, 13]) CHAR_CLASS[c] = C_SPACE;
+CHAR_CLASS[64] = C_AT; // @
+CHAR_CLASS[101] = C_E; // e
+CHAR_CLASS[45] = C_DASH; // -
+CHAR_CLASS[95] = C_UNDERSCORE; // _
+CHAR_CLASS[65] = C_UPPER_A; // A
+CHAR_CLASS[120] = C_X; // x
+CHAR_CLASS[59] = C_SEMICOLON; // ;
+CHAR_CLASS[63] = C_PATH_END; // ?
+CHAR_CLASS[35] = C_PATH_END; // #
+
+/** The patterns that the character classes of `value` (`classes`) allow, tested. */
+function secretByClasses(value: string, classes: number): boolean {
+  const has = (bits: number) => (classes & bits) === bits;
+  if ((classes & (C_COLON | C_PAIRS)) !== 0 && KEY_VALUE.test(value)) return true;
+  if (has(C_COLON | C_AT) && URL_CREDENTIALS.test(value)) return true;
+  if (has(C_E) && value.includes("eyJ") && JWT.test(value)) return true;
+  if (has(C_SPACE) && (AUTH_SCHEME.test(value) || (has(C_DASH) && PRIVATE_KEY.test(value)))) return true;
+  if (value.length < 14) return false;
+  const tokenShaped = (classes & (C_UNDERSCORE | C_UPPER_A)) !== 0 || has(C_X | C_DASH);
+  return tokenShaped && TOKEN_FORMAT.test(value);
+}
+
 /**
  * True when the value looks like a credential or carries one (see the module comment). One pass
- * over the characters decides which patterns can match at all, so the common case (a path, an id,
- * a User-Agent) runs no regular expression.
+ * over the characters (a table lookup each) decides which patterns can match at all, so the
+ * common case (a path, an id, a User-Agent) runs no regular expression.
  */
 export function looksLikeSecret(value: string): boolean {
-  let colon = false;
-  let pairs = false; // '=' or '%' (an encoded '=')
-  let space = false;
-  let at = false;
-  let e = false;
-  let dash = false;
-  let underscore = false;
-  let upperA = false;
-  let x = false;
+  let classes = 0;
   for (let i = 0; i < value.length; i++) {
-    switch (value.charCodeAt(i)) {
-      case 58: // :
-        colon = true;
-        break;
-      case 61: // =
-      case 37: // %
-        pairs = true;
-        break;
-      case 32: // space
-      case 9: // tab
-      case 10: // newline
-      case 13:
-        space = true;
-        break;
-      case 64: // @
-        at = true;
-        break;
-      case 101: // e
-        e = true;
-        break;
-      case 45: // -
-        dash = true;
-        break;
-      case 95: // _
-        underscore = true;
-        break;
-      case 65: // A
-        upperA = true;
-        break;
-      case 120: // x
-        x = true;
-        break;
-    }
+    const c = value.charCodeAt(i);
+    if (c < 128) classes |= CHAR_CLASS[c]!;
   }
-  if ((colon || pairs) && KEY_VALUE.test(value)) return true;
-  if (colon && at && URL_CREDENTIALS.test(value)) return true;
-  if (e && value.includes("eyJ") && JWT.test(value)) return true;
-  if (space && (AUTH_SCHEME.test(value) || (dash && PRIVATE_KEY.test(value)))) return true;
-  if (value.length < 14) return false;
-  return (underscore || (x && dash) || upperA) && TOKEN_FORMAT.test(value);
+  return secretByClasses(value, classes);
 }
 
 /**
@@ -192,15 +191,18 @@ export function cleanText(value: unknown, maxLength: number): string | undefined
 
 /**
  * `cleanText` with a bounded memo, for values that repeat across requests (User-Agents, route
- * templates). The memo lives in the process only; it is cleared when full.
+ * templates), optionally refusing values that fail `accept` (remembered too). The memo lives in
+ * the process only; it is cleared when full.
  */
 export class CleanTextCache {
   readonly #maxLength: number;
+  readonly #accept: ((value: string) => boolean) | undefined;
   readonly #limit: number;
   readonly #memo = new Map<string, string | null>();
 
-  constructor(maxLength: number, limit = 512) {
+  constructor(maxLength: number, accept?: (value: string) => boolean, limit = 512) {
     this.#maxLength = maxLength;
+    this.#accept = accept;
     this.#limit = limit;
   }
 
@@ -208,7 +210,8 @@ export class CleanTextCache {
     if (typeof value !== "string" || value === "") return undefined;
     const known = this.#memo.get(value);
     if (known !== undefined) return known ?? undefined;
-    const cleaned = cleanText(value, this.#maxLength);
+    const cleaned =
+      this.#accept === undefined || this.#accept(value) ? cleanText(value, this.#maxLength) : undefined;
     if (value.length <= 2048) {
       if (this.#memo.size >= this.#limit) this.#memo.clear();
       this.#memo.set(value, cleaned ?? null);
@@ -227,17 +230,20 @@ export const REDACTED_SEGMENT = "[redacted]";
 export function cleanPath(value: unknown, maxLength = 1024): string | undefined {
   if (typeof value !== "string" || value.charCodeAt(0) !== 47 /* / */) return undefined;
   let end = Math.min(value.length, maxLength);
-  let suspect = false; // '=', ';' or '%': parameters or encoded characters in a segment
+  let classes = 0;
   for (let i = 0; i < end; i++) {
     const c = value.charCodeAt(i);
-    if (c === 63 /* ? */ || c === 35 /* # */) {
+    if (c >= 128) continue;
+    const bits = CHAR_CLASS[c]!;
+    if (bits & C_PATH_END) {
       end = i;
       break;
     }
-    if (c === 61 || c === 59 || c === 37) suspect = true;
+    classes |= bits;
   }
   const path = end === value.length ? value : value.slice(0, end);
-  if (!suspect && !looksLikeSecret(path)) return path;
+  // '=', ';' or '%' (parameters or encoded characters in a segment) always take the slow way
+  if ((classes & (C_PAIRS | C_SEMICOLON)) === 0 && !secretByClasses(path, classes)) return path;
   return path
     .split("/")
     .map((segment) => {
