@@ -141,9 +141,9 @@ export class Detector {
       onChanges: (changes) => {
         // alerted groups keep their events from now on (this batch is observed after its alerts)
         for (const c of changes) if (c.firing !== undefined) recentEvents.watch(c.alert.group);
-        this.dispatcher.dispatch(changes);
         options.onChanges?.(changes);
       },
+      deliver: (changes) => this.dispatcher.dispatch(changes),
     });
 
     this.pipeline = new Pipeline({
@@ -152,6 +152,7 @@ export class Detector {
       observers: [recentEvents, reporter, new AuthOutcomeCounter(metrics)],
       metrics,
       maxInFlightEvents: config.ingest.max_in_flight_events,
+      blocked: () => this.dispatcher.blocked(),
     });
 
     const secret = (ref: Parameters<typeof resolveSecret>[0]) => resolveSecret(ref, env);
@@ -200,6 +201,8 @@ export class Detector {
       checks[c.name] = up ? { healthy: true } : { healthy: false, detail: "not started" };
     }
     for (const [name, health] of Object.entries(this.#state.health())) checks[name] = health;
+    const blocked = this.dispatcher.blocked();
+    if (blocked !== undefined) checks["alert deliveries"] = { healthy: false, detail: blocked };
     if (this.#stopping) checks["detector"] = { healthy: false, detail: "shutting down" };
     return { ready: Object.values(checks).every((c) => c.healthy), checks };
   }

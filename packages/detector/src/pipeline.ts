@@ -26,6 +26,11 @@ export interface PipelineOptions {
   readonly observers?: readonly EventObserver[];
   readonly metrics: Pick<Metrics, "eventsEvaluated" | "ingestInFlight" | "ruleEvaluation">;
   readonly maxInFlightEvents: number;
+  /**
+   * Why batches cannot be taken now (e.g. alert deliveries wait for a failed outbox), or
+   * undefined. While set, the pipeline refuses with STORE_UNAVAILABLE (retryable).
+   */
+  readonly blocked?: () => string | undefined;
   /** Called with every firing batch's changes once recorded (e.g. for the demo's live summary). */
   readonly onChanges?: (changes: readonly AlertChange[]) => void;
 }
@@ -55,6 +60,8 @@ export class Pipeline implements Ingestor {
     if (this.#stopping) throw new SecmonError("SHUTTING_DOWN");
     const n = batch.events.length;
     if (n === 0) return;
+    const blocked = this.#o.blocked?.();
+    if (blocked !== undefined) throw new SecmonError("STORE_UNAVAILABLE", blocked);
     // One batch larger than the bound is still admitted when nothing else is in flight.
     if (this.#inFlight > 0 && this.#inFlight + n > this.#o.maxInFlightEvents) {
       throw new SecmonError("INGEST_OVERLOADED", `${this.#inFlight} events in flight`);

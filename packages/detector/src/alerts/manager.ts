@@ -18,10 +18,16 @@ export interface AlertManagerOptions {
   readonly clock?: Clock;
   readonly metrics?: AlertMetrics;
   /**
-   * Called with every change the manager makes (from `handle` and `update`), e.g. the sink
-   * dispatcher's `dispatch`. Must not throw or block; errors are swallowed.
+   * Called with every change the manager makes (from `handle` and `update`). Must not throw or
+   * block; errors are swallowed.
    */
   readonly onChanges?: (changes: readonly AlertChange[]) => void;
+  /**
+   * Writes the deliveries of changes (the sink dispatcher's `dispatch`). `handle` waits for it,
+   * so a batch is acknowledged only once its notifications are stored, and rejects when it
+   * rejects; an operator's `update` does not wait.
+   */
+  readonly deliver?: (changes: readonly AlertChange[]) => Promise<void>;
   /** How often `start()` applies retention (store.purge). Default 60 s; 0 disables the timer. */
   readonly purgeIntervalSeconds?: number;
 }
@@ -35,6 +41,7 @@ export class AlertManager {
   readonly #clock: Clock;
   readonly #metrics: AlertMetrics | undefined;
   readonly #onChanges: ((changes: readonly AlertChange[]) => void) | undefined;
+  readonly #deliver: ((changes: readonly AlertChange[]) => Promise<void>) | undefined;
   readonly #purgeIntervalMs: number;
   #timer: NodeJS.Timeout | undefined;
   #openCallback: ObservableCallback | undefined;
@@ -45,6 +52,7 @@ export class AlertManager {
     this.#clock = options.clock ?? Date.now;
     this.#metrics = options.metrics;
     this.#onChanges = options.onChanges;
+    this.#deliver = options.deliver;
     this.#purgeIntervalMs = (options.purgeIntervalSeconds ?? 60) * 1000;
   }
 
@@ -100,7 +108,9 @@ export class AlertManager {
         result = await this.store.record(firing, this.#clock());
       } catch (err) {
         this.#metrics?.storeErrors.add(1, { store: "alerts", operation: "record" });
+        // what was recorded before the failure is still notified (the dispatcher keeps it)
         this.#emit(changes);
+        if (changes.length > 0) this.#deliver?.(changes).catch(() => undefined);
         throw asSecmonError(err);
       }
       const now = this.#clock();
@@ -117,6 +127,13 @@ export class AlertManager {
         changes.push({ type: "alert.updated", alert: result.alert, firing });
     }
     this.#emit(changes);
+    if (changes.length > 0 && this.#deliver) {
+      try {
+        await this.#deliver(changes);
+      } catch (err) {
+        throw asSecmonError(err);
+      }
+    }
     return changes;
   }
 
@@ -140,6 +157,8 @@ export class AlertManager {
       alert: result.alert,
     };
     this.#emit([change]);
+    // the dispatcher keeps deliveries the outbox refused and writes them again
+    this.#deliver?.([change]).catch(() => undefined);
     return change;
   }
 

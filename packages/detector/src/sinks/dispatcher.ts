@@ -9,6 +9,7 @@ import type {
   DeadLetter,
   DeadLetterReason,
   DeadLetterStore,
+  EnqueueOutcome,
   NewDelivery,
   Outbox,
   OutboxItem,
@@ -92,6 +93,8 @@ class Lane {
 }
 
 const RETRY_STORE_MS = 1000;
+/** Most deliveries kept in memory while the outbox refuses them (the pipeline stops taking batches meanwhile). */
+const MAX_UNWRITTEN = 100_000;
 
 /**
  * Fans alert changes out to sinks through an outbox, without ever blocking the caller. Every
@@ -120,6 +123,9 @@ export class SinkDispatcher {
   #checking = false;
   #activity = 0;
   readonly #pendingWrites = new Set<Promise<unknown>>();
+  /** Deliveries whose outbox write failed: kept here and written again until it succeeds. */
+  #unwritten: NewDelivery[] = [];
+  #rewriting = false;
   #callbacks: [SinkMetrics["sinkQueueDepth"], ObservableCallback][] = [];
 
   constructor(options: SinkDispatcherOptions) {
@@ -187,12 +193,16 @@ export class SinkDispatcher {
   }
 
   /**
-   * Hands changes to every sink whose filter accepts them. Synchronous, never throws, never
-   * waits: the deliveries are written to the outbox in the background (one atomic write per
-   * call), then attempted. A sink whose backlog is at `queue_capacity` dead-letters the new
-   * delivery (queue_full).
+   * Hands changes to every sink whose filter accepts them. Never throws and never blocks the
+   * caller: the deliveries are written to the outbox (one atomic write per call), then attempted.
+   * A sink whose backlog is at `queue_capacity` dead-letters the new delivery (queue_full).
+   *
+   * The returned promise settles once the write is done: it rejects with STORE_UNAVAILABLE
+   * (retryable) when the outbox failed, so that a caller that must not acknowledge before its
+   * deliveries are safe (the pipeline) can refuse its batch. The deliveries are not lost then:
+   * they are kept and written again until the outbox takes them (`blocked()` says so meanwhile).
    */
-  dispatch(changes: readonly AlertChange[]): void {
+  dispatch(changes: readonly AlertChange[]): Promise<void> {
     const now = this.#clock();
     const deliveries: NewDelivery[] = [];
     for (const change of changes) {
@@ -212,12 +222,24 @@ export class SinkDispatcher {
         }
       }
     }
-    if (deliveries.length === 0) return;
+    if (deliveries.length === 0) return Promise.resolve();
     if (this.#stopping && !this.outbox.durable) {
       for (const d of deliveries) this.#deadLetter(d, "shutdown", "detector stopping", 0);
-      return;
+      return Promise.resolve();
     }
-    this.#track(this.#store(deliveries));
+    const written = this.#store(deliveries);
+    this.#track(written.catch(() => undefined));
+    return written;
+  }
+
+  /**
+   * Why new alert changes cannot be taken now (deliveries the outbox refused are waiting to be
+   * written again), or undefined. The pipeline refuses batches (retryably) while this is set, and
+   * readiness reports it.
+   */
+  blocked(): string | undefined {
+    const n = this.#unwritten.length;
+    return n > 0 ? `${n} alert deliveries wait for the outbox, which failed to store them` : undefined;
   }
 
   /**
@@ -271,6 +293,7 @@ export class SinkDispatcher {
     this.#abort.abort(new SecmonError("SHUTTING_DOWN"));
     for (const lane of this.#lanes.values()) lane.wake?.abort();
     await this.#whenQuiet();
+    await this.#lastWrite();
     if (this.outbox.durable) {
       await this.outbox.release(this.owner).catch((err: unknown) => this.#storeFailed("release", err));
     } else {
@@ -278,6 +301,25 @@ export class SinkDispatcher {
     }
     await Promise.allSettled([...this.#pendingWrites]);
     await Promise.allSettled([...this.#lanes.values()].map((l) => l.route.sink.close?.()));
+  }
+
+  /** At stop: one more write of the deliveries the outbox refused; what still fails is reported. */
+  async #lastWrite(): Promise<void> {
+    const left = this.#unwritten;
+    if (left.length === 0) return;
+    this.#unwritten = [];
+    try {
+      await this.#enqueue(left);
+    } catch (err) {
+      this.#storeFailed("enqueue", err);
+      for (const d of left) this.#o.metrics?.sinkDeliveries.add(1, { sink: d.sink, outcome: "dropped" });
+      this.#o.onError?.(
+        new SecmonError(
+          "STORE_UNAVAILABLE",
+          `${left.length} alert deliveries lost at stop: the outbox is down`,
+        ),
+      );
+    }
   }
 
   /** Non-durable outbox at stop: what is left would vanish with the process; keep it as dead letters. */
@@ -308,16 +350,68 @@ export class SinkDispatcher {
     }
   }
 
+  /** Writes deliveries to the outbox; on failure keeps them for #rewrite and rejects retryably. */
   async #store(deliveries: NewDelivery[]): Promise<void> {
     let outcomes;
     try {
-      outcomes = await this.outbox.enqueue(deliveries, {
-        maxDepth: (sink) => this.#lanes.get(sink)?.route.queueCapacity ?? 0,
-      });
+      outcomes = await this.#enqueue(deliveries);
     } catch (err) {
       this.#storeFailed("enqueue", err);
-      return;
+      this.#keepUnwritten(deliveries);
+      throw new SecmonError("STORE_UNAVAILABLE", "the outbox failed to store alert deliveries", {
+        cause: err,
+      });
     }
+    this.#started(deliveries, outcomes);
+  }
+
+  #enqueue(deliveries: readonly NewDelivery[]): Promise<EnqueueOutcome[]> {
+    return this.outbox.enqueue(deliveries, {
+      maxDepth: (sink) => this.#lanes.get(sink)?.route.queueCapacity ?? 0,
+    });
+  }
+
+  #keepUnwritten(deliveries: readonly NewDelivery[]): void {
+    this.#unwritten.push(...deliveries);
+    if (this.#unwritten.length > MAX_UNWRITTEN) {
+      const lost = this.#unwritten.splice(0, this.#unwritten.length - MAX_UNWRITTEN);
+      for (const d of lost) this.#o.metrics?.sinkDeliveries.add(1, { sink: d.sink, outcome: "dropped" });
+      this.#o.onError?.(
+        new SecmonError("STORE_UNAVAILABLE", `${lost.length} alert deliveries dropped: the outbox is down`),
+      );
+    }
+    if (!this.#rewriting) this.#track(this.#rewrite());
+  }
+
+  /** Writes the kept deliveries again every RETRY_STORE_MS until the outbox takes them. */
+  async #rewrite(): Promise<void> {
+    this.#rewriting = true;
+    try {
+      while (this.#unwritten.length > 0 && !this.#abort.signal.aborted) {
+        try {
+          await this.#sleep(RETRY_STORE_MS, this.#abort.signal);
+        } catch {
+          break; // stopping
+        }
+        const batch = this.#unwritten;
+        this.#unwritten = [];
+        let outcomes;
+        try {
+          outcomes = await this.#enqueue(batch);
+        } catch (err) {
+          this.#storeFailed("enqueue", err);
+          this.#unwritten = [...batch, ...this.#unwritten];
+          continue;
+        }
+        this.#started(batch, outcomes);
+      }
+    } finally {
+      this.#rewriting = false;
+    }
+  }
+
+  /** After a write: dead-letters what a full queue refused, wakes the lanes of the rest. */
+  #started(deliveries: readonly NewDelivery[], outcomes: readonly EnqueueOutcome[]): void {
     const touched = new Set<Lane>();
     outcomes.forEach((outcome, i) => {
       const d = deliveries[i] as NewDelivery;
