@@ -17,7 +17,6 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ATTR, AUTH_OUTCOME, EVENT, RESOURCE_ATTR } from "../../packages/semconv/src/index.ts";
 import { Engine } from "../../packages/detector/src/engine/engine.ts";
 import type { SecurityEvent } from "../../packages/detector/src/event.ts";
 import { attributeReader, toNumber } from "../../packages/detector/src/rules/attributes.ts";
@@ -26,6 +25,7 @@ import { MemoryWindowStore } from "../../packages/detector/src/state/memory/stor
 import { RedisWindowStore } from "../../packages/detector/src/state/redis/window-store.ts";
 import { windowGeometry, type StateOp, type WindowStore } from "../../packages/detector/src/state/types.ts";
 import { RedisServer } from "../../packages/detector/test/redis/server.ts";
+import { BATCH, makeBatches } from "./traffic.ts";
 
 const { values } = parseArgs({
   options: {
@@ -34,59 +34,11 @@ const { values } = parseArgs({
     "no-write": { type: "boolean", default: false },
   },
 });
-const BATCH = 512;
 const BATCHES = Math.min(Number(values.batches), 2000);
 const NAIVE_EVENTS = Math.min(Number(values["naive-events"]), 200_000);
 
-// mulberry32: a small deterministic PRNG
-let seed = 42;
-const rnd = (n: number) => {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-};
-
 const T0 = Date.now() - 3_600_000;
-
-/** Realistic traffic: 75 % api.request (1 % 404s), 25 % auth.login (a quarter failed); 5000 addresses. */
-function makeEvent(n: number): SecurityEvent {
-  const time = T0 + n * 2;
-  const address = `10.0.${rnd(20)}.${rnd(250)}`;
-  const resource = { [RESOURCE_ATTR.SERVICE_NAME]: "checkout" };
-  if (rnd(4) > 0) {
-    return {
-      name: EVENT.API_REQUEST,
-      time,
-      service: "checkout",
-      resource,
-      attributes: {
-        [ATTR.CLIENT_ADDRESS]: address,
-        [ATTR.USER_ID]: `u${rnd(20_000)}`,
-        [ATTR.HTTP_REQUEST_METHOD]: "GET",
-        [ATTR.HTTP_ROUTE]: "/api/items/:id",
-        [ATTR.HTTP_RESPONSE_STATUS_CODE]: rnd(100) === 0 ? 404 : 200,
-        [ATTR.HTTP_RESPONSE_BODY_SIZE]: 1200,
-      },
-    };
-  }
-  return {
-    name: EVENT.AUTH_LOGIN,
-    time,
-    service: "checkout",
-    resource,
-    attributes: {
-      [ATTR.CLIENT_ADDRESS]: address,
-      [ATTR.USER_HASH]: rnd(20_000).toString(16).padStart(32, "0"),
-      [ATTR.AUTH_OUTCOME]: rnd(4) === 0 ? AUTH_OUTCOME.FAILURE : AUTH_OUTCOME.SUCCESS,
-      [ATTR.AUTH_METHOD]: "password",
-    },
-  };
-}
-
-const batches: SecurityEvent[][] = [];
-for (let b = 0; b < BATCHES + 20; b++)
-  batches.push(Array.from({ length: BATCH }, (_, i) => makeEvent(b * BATCH + i)));
+const batches: SecurityEvent[][] = makeBatches(BATCHES + 20, T0);
 const rules = loadRules({});
 
 /** Events/s through Engine.evaluate with `inFlight` batches in flight. */

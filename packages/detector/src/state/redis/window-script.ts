@@ -29,9 +29,9 @@ import { defineScript } from "./connection.ts";
  * - `<kind>:{…}:<rule>:<epoch>`: hashes of group → state, one per epoch of a TTL of event
  *   time; a group lives in the epoch of its newest event (moved when that changes). A call
  *   reads the two epochs within a TTL of the clock with one HMGET each for all the rule's
- *   groups of the batch (the older only for those not found in the newer) and writes each
- *   epoch back with one HSET. An epoch's hash expires once its groups are all a TTL behind the
- *   clock (plus the extra TTL). A state is a list of little-endian doubles (struct.pack):
+ *   groups of the batch (the older only for those not found in the newer, and only if it
+ *   exists) and writes each epoch back with one HSET. An epoch's hash expires once its groups
+ *   are all a TTL behind the clock (plus the extra TTL). A state is a list of little-endian doubles (struct.pack):
  *   count / sum: newest, then bucket start and amount, … ascending; distinct: newest,
  *   pruned-to, members, first seen, then bucket start and members last seen in it, ….
  * - `dm:{…}:<group>:<first seen>` (distinct): sorted set member → start of the bucket it was
@@ -181,41 +181,54 @@ for _, r in ipairs(rules) do
   r.h = prefix .. kind .. ':' .. tag .. ':' .. r[1] .. ':'
   r.clockKey = prefix .. 'c:' .. tag .. ':' .. kind .. ':' .. r[1]
   r.members = prefix .. 'dm:' .. tag .. ':' .. r[1] .. '|'
-  r.states, r.home, r.dirty = {}, {}, {}
+  r.states, r.home, r.dirty, r.dlist, r.nd = {}, {}, {}, {}, 0
   local fields = r[7]
   local clock = tonumber(call('GET', r.clockKey))
   r.clock = clock or NEG
   if clock then
-    -- newest epoch first; an older one is asked only for the groups not found yet
-    local want = nil -- nil: every group
+    -- newest epoch first; an older one is asked only for the groups not found yet (if it exists)
+    local states, home = r.states, r.home
+    local want, nwant = nil, #fields -- want nil: every group
     local e = floor(clock / r.epochMs)
     local oldest = floor((clock - r.ttl) / r.epochMs)
-    while e >= oldest and (want == nil or #want > 0) do
+    while e >= oldest and nwant > 0 do
       local key = r.h .. e
-      local missing = {}
-      local count = want and #want or #fields
-      for i = 1, count, CHUNK do
-        local last = math.min(i + CHUNK - 1, count)
-        local got
-        if want == nil then
-          got = call('HMGET', key, unpack(fields, i, last))
-        else
-          local names = {}
-          for j = i, last do names[j - i + 1] = fields[want[j]] end
-          got = call('HMGET', key, unpack(names))
-        end
-        for j = i, last do
-          local raw = got[j - i + 1]
-          local g = want and want[j] or j
-          if raw then
-            r.states[g] = decode(raw)
-            r.home[g] = e
+      local missing, nm = {}, 0
+      if want ~= nil and call('EXISTS', key) == 0 then
+        missing, nm = want, nwant
+      else
+        for i = 1, nwant, CHUNK do
+          local last = math.min(i + CHUNK - 1, nwant)
+          local got
+          if want == nil then
+            got = call('HMGET', key, unpack(fields, i, last))
           else
-            missing[#missing + 1] = g
+            local names = {}
+            for j = i, last do names[j - i + 1] = fields[want[j]] end
+            got = call('HMGET', key, unpack(names))
+          end
+          local k = 0
+          for j = i, last do
+            k = k + 1
+            local raw = got[k]
+            local g = j
+            if want then g = want[j] end
+            if raw then
+              if #raw == 24 then
+                local x, y, z = sunpack('<ddd', raw)
+                states[g] = { x, y, z }
+              else
+                states[g] = decode(raw)
+              end
+              home[g] = e
+            else
+              nm = nm + 1
+              missing[nm] = g
+            end
           end
         end
       end
-      want = missing
+      want, nwant = missing, nm
       e = e - 1
     end
   end
@@ -233,48 +246,106 @@ end
 
 local function wrote(r, group, st)
   r.states[group] = st
-  r.dirty[group] = true
+  if not r.dirty[group] then
+    r.dirty[group] = true
+    local nd = r.nd + 1
+    r.nd = nd
+    r.dlist[nd] = group
+  end
   if st[1] > r.clock then r.clock = st[1] end
 end
 
 local p = 1
 local nops = #ops
+local lastRule, r, bucketMs, lateness, ttl, span, rstates, rdirty = nil, nil, 0, 0, 0, 0, nil, nil
 while p <= nops do
-  local code, r, group, n = ops[p], rules[ops[p + 1]], ops[p + 2], ops[p + 3]
+  local code, ri, group, n = ops[p], ops[p + 1], ops[p + 2], ops[p + 3]
+  if ri ~= lastRule then
+    lastRule = ri
+    r = rules[ri]
+    bucketMs, lateness, ttl, span, rstates, rdirty = r.bucket, r.lateness, r.ttl, r.span, r.states, r.dirty
+  end
   local t0 = p + 3 -- times are ops[t0 + 1 .. t0 + n]
-  local bucketMs, lateness, ttl, span = r.bucket, r.lateness, r.ttl, r.span
   local late, best, at, bestOldest = 0, -1, nil, nil
   local w = nil
-  if code == 1 or code == 2 then w = stateOf(r, group) end
-  if code == 1 and w == nil and n == 1 and ops[t0 + 2] >= 0 then
-    -- the common case of a new group with one point, without the general machinery
-    local t = base + ops[t0 + 1]
-    local amount = ops[t0 + 2]
-    local s = floor(t / bucketMs) * bucketMs
-    wrote(r, group, { t, s, amount })
-    if amount ~= 0 then result(amount, t, s, bucketMs, 0) else result(0, t, nil, bucketMs, 0) end
-    p = t0 + 3
-  elseif code == 1 and n == 1 and w ~= nil and base + ops[t0 + 1] >= w[1] and ops[t0 + 2] >= 0
-    and (#w == 1 or w[W0] >= base + ops[t0 + 1] - ttl) then
-    -- one in-order point on a group whose buckets all stay: add, then evaluate once
-    local t = base + ops[t0 + 1]
-    local amount = ops[t0 + 2]
-    local s = floor(t / bucketMs) * bucketMs
-    w[1] = t
-    if #w == 1 then
-      w[2], w[3] = s, amount
-    elseif w[#w - 1] == s then
-      w[#w] = w[#w] + amount
-    elseif w[#w - 1] < s then
-      w[#w + 1] = s
-      w[#w + 1] = amount
-    else
-      addToBucket(w, W0, s, amount)
+  if code == 1 or code == 2 then
+    w = rstates[group]
+    if w and w[1] + ttl < r.clock then
+      rstates[group] = nil
+      w = nil
     end
-    local sum, oldest = sumRange(w, W0, s - span, s)
-    if sum >= -1 then result(sum, t, oldest, bucketMs, 0) else result(0, nil, nil, bucketMs, 0) end
-    wrote(r, group, w)
-    p = t0 + 3
+  end
+  local fast = 0
+  if code == 1 and n == 1 and ops[p + 5] >= 0 then
+    local t = base + ops[p + 4]
+    if w == nil then fast = 1 elseif t >= w[1] and (#w == 1 or w[W0] >= t - ttl) then fast = 2 end
+  end
+  if fast > 0 then
+    local t = base + ops[p + 4]
+    local amount = ops[p + 5]
+    local s = floor(t / bucketMs) * bucketMs
+    if fast == 1 then
+      -- the common case of a new group with one point, without the general machinery
+      w = { t, s, amount }
+      rstates[group] = w
+      if not rdirty[group] then
+        rdirty[group] = true
+        local nd = r.nd + 1
+        r.nd = nd
+        r.dlist[nd] = group
+      end
+      if t > r.clock then r.clock = t end
+      out[no + 1], out[no + 2], out[no + 4] = amount, t - base, 0
+      if amount ~= 0 then out[no + 3] = 0 else out[no + 3] = false end
+      no = no + 4
+      p = p + 6
+    else
+      -- one in-order point on a group whose buckets all stay: add, then evaluate once
+      w[1] = t
+      local len = #w
+      if len == 1 then
+        w[2], w[3] = s, amount
+        len = 3
+      elseif w[len - 1] == s then
+        w[len] = w[len] + amount
+      elseif w[len - 1] < s then
+        w[len + 1] = s
+        w[len + 2] = amount
+        len = len + 2
+      else
+        addToBucket(w, W0, s, amount)
+        len = #w
+      end
+      local from = s - span
+      local sum, oldest = 0, nil
+      for i = len - 1, W0, -2 do
+        local bs = w[i]
+        if bs < from then break end
+        if bs <= s then
+          local a = w[i + 1]
+          if a ~= 0 then
+            sum = sum + a
+            oldest = bs
+          end
+        end
+      end
+      if sum >= -1 then
+        out[no + 1], out[no + 2] = sum, t - base
+        if oldest == nil then out[no + 3] = false else out[no + 3] = (s - oldest) / bucketMs end
+      else
+        out[no + 1], out[no + 2], out[no + 3] = 0, false, false
+      end
+      out[no + 4] = 0
+      no = no + 4
+      if not rdirty[group] then
+        rdirty[group] = true
+        local nd = r.nd + 1
+        r.nd = nd
+        r.dlist[nd] = group
+      end
+      if t > r.clock then r.clock = t end
+      p = p + 6
+    end
   elseif code == 1 then
     w = w or { NEG }
     local changed = false
@@ -419,19 +490,28 @@ for _, r in ipairs(rules) do
   local put, moved = {}, {}
   local any = false
   local fields = r[7]
-  for g in pairs(r.dirty) do
+  local dlist, states, homes, epochMs = r.dlist, r.states, r.home, r.epochMs
+  local lastE, list, nl, sizes = nil, nil, 0, {}
+  for di = 1, r.nd do
+    local g = dlist[di]
     any = true
-    local st = r.states[g]
+    local st = states[g]
     -- a group written, then gone a TTL behind the clock that later ops moved: deleted
     local e = nil
     if st then
-      e = floor(st[1] / r.epochMs)
-      local list = put[e]
-      if not list then list = {}; put[e] = list end
-      list[#list + 1] = fields[g]
-      list[#list + 1] = encode(st)
+      e = floor(st[1] / epochMs)
+      if e ~= lastE then
+        if lastE ~= nil then sizes[lastE] = nl end
+        lastE = e
+        list = put[e]
+        if not list then list = {}; put[e] = list end
+        nl = sizes[e] or 0
+      end
+      list[nl + 1] = fields[g]
+      if #st == 3 then list[nl + 2] = spack('<ddd', st[1], st[2], st[3]) else list[nl + 2] = encode(st) end
+      nl = nl + 2
     end
-    local home = r.home[g]
+    local home = homes[g]
     if home ~= nil and home ~= e then
       local gone = moved[home]
       if not gone then gone = {}; moved[home] = gone end
