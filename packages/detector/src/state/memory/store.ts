@@ -35,6 +35,8 @@ abstract class Entry {
   readonly key: string;
   newest = -Infinity;
   ttlMs: number;
+  /** Used since it was last placed at the tail: a second chance before eviction (see RuleGroups). */
+  touched = false;
   prev: Entry | null = null;
   next: Entry | null = null;
   constructor(key: string, ttlMs: number) {
@@ -64,8 +66,11 @@ class DistinctEntry extends Entry {
 }
 
 /**
- * The groups of one rule: a map for lookup and an intrusive doubly linked list in order of use
- * (head: least recently used), so that touching, evicting and expiring are O(1).
+ * The groups of one rule: a map for lookup and an intrusive doubly linked list in order of
+ * insertion, with a second chance (CLOCK): using a group only marks it `touched`; when the head
+ * comes up for eviction or expiry and was touched, it moves to the tail instead. This is the
+ * least recently used order up to one pass of the list, without relinking (and reading two
+ * neighbours) on every use: in a rule with many groups that was the store's largest cost.
  */
 class RuleGroups {
   readonly map = new Map<string, Entry>();
@@ -94,7 +99,19 @@ class RuleGroups {
     this.unlink(e);
     this.map.delete(e.key);
   }
+
+  /** Moves a touched head to the tail, untouched: its second chance. */
+  recycleHead(): void {
+    const h = this.head;
+    if (h === null || h === this.tail) return;
+    h.touched = false;
+    this.unlink(h);
+    this.append(h);
+  }
 }
+
+/** At most this many touched heads are recycled per expiry check (amortised; the cap bounds the rest). */
+const EXPIRY_RECYCLE_STEPS = 8;
 
 const EMPTY: AggregateResult = Object.freeze({
   type: "aggregate",
@@ -216,16 +233,17 @@ export class MemoryWindowStore implements WindowStore {
     if (found !== undefined) {
       if (found instanceof cls) {
         found.ttlMs = ttlMs;
-        if (r.tail !== found) {
-          r.unlink(found);
-          r.append(found);
-        }
+        found.touched = true;
         return found;
       }
       r.remove(found);
     }
     if (!create) return undefined;
-    if (r.map.size >= this.#maxGroups && r.head) {
+    while (r.map.size >= this.#maxGroups && r.head) {
+      if (r.head.touched && r.head !== r.tail) {
+        r.recycleHead();
+        continue;
+      }
       r.remove(r.head);
       this.#metrics?.stateEvictions.add(1, { rule });
     }
@@ -237,7 +255,12 @@ export class MemoryWindowStore implements WindowStore {
 
   /** Drops the least recently used groups whose data has left every window. */
   #expire(r: RuleGroups): void {
-    while (r.head && r.head.newest + r.head.ttlMs < r.newest) r.remove(r.head);
+    let recycled = 0;
+    for (let h = r.head; h !== null; h = r.head) {
+      if (h.newest + h.ttlMs < r.newest) r.remove(h);
+      else if (h.touched && h !== r.tail && recycled++ < EXPIRY_RECYCLE_STEPS) r.recycleHead();
+      else break;
+    }
   }
 
   /**
