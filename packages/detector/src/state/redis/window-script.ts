@@ -55,6 +55,9 @@ local call = redis.call
 local NEG = -1e308
 local CHUNK = 500
 
+-- bucket starts as ZADD scores (text), formatted once per call
+local scores = {}
+
 local function num(v)
   if v == floor(v) and v > -1e14 and v < 1e14 then return tostr(v) end
   return fmt('%.17g', v)
@@ -181,6 +184,8 @@ for _, r in ipairs(rules) do
   r.h = prefix .. kind .. ':' .. tag .. ':' .. r[1] .. ':'
   r.clockKey = prefix .. 'c:' .. tag .. ':' .. kind .. ':' .. r[1]
   r.members = prefix .. 'dm:' .. tag .. ':' .. r[1] .. '|'
+  -- numbers as command arguments are formatted with printf: the constant TTL once per rule
+  r.membersTtl = num(r.ttl + r.epochMs + extraTtl)
   r.states, r.home, r.dirty, r.dlist, r.nd = {}, {}, {}, {}, 0
   local fields = r[7]
   local clock = tonumber(call('GET', r.clockKey))
@@ -429,7 +434,9 @@ while p <= nops do
         local fl = current - span
         -- most members are new: ZADD NX answers whether it was, and only an old one is looked up
         local prev = nil
-        if call('ZADD', mkey, 'NX', s, member) == 0 then prev = tonumber(call('ZSCORE', mkey, member)) end
+        local score = scores[s]
+        if not score then score = num(s); scores[s] = score end
+        if call('ZADD', mkey, 'NX', score, member) == 0 then prev = tonumber(call('ZSCORE', mkey, member)) end
         local evicted = false
         local delta = 0
         if prev == nil then
@@ -443,7 +450,7 @@ while p <= nops do
             evicted = true
           end
         elseif prev < s then
-          call('ZADD', mkey, s, member)
+          call('ZADD', mkey, score, member)
           addToBucket(d, D0, prev, -1)
           addToBucket(d, D0, s, 1)
           if prev < fl and s >= fl then delta = 1 end
@@ -461,7 +468,7 @@ while p <= nops do
     end
     if changed then
       -- outlives the group's state in its epoch hash
-      call('PEXPIRE', mkey, ttl + r.epochMs + extraTtl)
+      call('PEXPIRE', mkey, r.membersTtl)
       wrote(r, group, d)
     end
     result(best, at, bestOldest, bucketMs, late)
