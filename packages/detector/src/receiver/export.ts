@@ -17,9 +17,10 @@ import { SECURITY_EVENT_NAMES } from "@secmon/semconv";
 import pb from "protobufjs/minimal.js";
 import { SecmonError, asSecmonError } from "../errors.ts";
 import type { DecodedBatch } from "../event.ts";
-import type { SecretRef } from "../config/secret.ts";
+import { resolveSecret, type SecretRef } from "../config/secret.ts";
 import type { IngestContext, Ingestor } from "../ingest.ts";
 import type { Metrics } from "../metrics/catalog.ts";
+import { BearerAuth } from "./auth.ts";
 import { decodeLogsJson } from "./decode-json.ts";
 import { decodeLogsProtobuf } from "./decode-protobuf.ts";
 import { rejectedCount } from "./normalize.ts";
@@ -86,6 +87,28 @@ export interface LogsExportOptions {
   readonly ingestor: Ingestor;
   readonly metrics: ReceiverMetrics;
   readonly now: () => number;
+}
+
+/**
+ * What both receivers build from their options: the export path for their transport, and the
+ * bearer-token check when `auth` is configured (its secret resolved once, here).
+ */
+export function receiverCore(
+  transport: Transport,
+  options: ReceiverOptions<{ readonly auth?: { readonly bearer_token: SecretRef } | undefined }>,
+): { export: LogsExport; auth: BearerAuth | undefined } {
+  const exporter = new LogsExport({
+    transport,
+    ingestor: options.ingestor,
+    metrics: options.metrics,
+    now: options.now ?? Date.now,
+  });
+  const auth = options.config.auth;
+  const resolve = options.resolveSecret ?? resolveSecret;
+  return {
+    export: exporter,
+    auth: auth === undefined ? undefined : new BearerAuth(resolve(auth.bearer_token)),
+  };
 }
 
 /** Decode → ingest → count, shared by the gRPC and HTTP receivers. */

@@ -11,12 +11,11 @@ import type {
   Settings,
 } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
-import { resolveSecret as defaultResolveSecret } from "../config/secret.ts";
 import { SecmonError, asSecmonError } from "../errors.ts";
 import { splitEndpoint } from "../net.ts";
-import { BearerAuth } from "./auth.ts";
+import type { BearerAuth } from "./auth.ts";
 import type { GrpcReceiverConfig } from "./config.ts";
-import { LogsExport, encodeExportResponse } from "./export.ts";
+import { encodeExportResponse, receiverCore, type LogsExport } from "./export.ts";
 import type { ExportResult, ReceiverOptions } from "./export.ts";
 import { loadTls } from "./tls.ts";
 
@@ -103,17 +102,9 @@ export class OtlpGrpcReceiver {
 
   constructor(options: ReceiverOptions<GrpcReceiverConfig>) {
     this.#config = options.config;
-    this.#export = new LogsExport({
-      transport: "grpc",
-      ingestor: options.ingestor,
-      metrics: options.metrics,
-      now: options.now ?? Date.now,
-    });
-    const auth = options.config.auth;
-    this.#auth =
-      auth === undefined
-        ? undefined
-        : new BearerAuth((options.resolveSecret ?? defaultResolveSecret)(auth.bearer_token));
+    const core = receiverCore("grpc", options);
+    this.#export = core.export;
+    this.#auth = core.auth;
   }
 
   /** The bound port once started (useful with port 0). */

@@ -9,20 +9,19 @@ import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { gunzip } from "node:zlib";
-import { resolveSecret as defaultResolveSecret } from "../config/secret.ts";
 import { SecmonError, asSecmonError } from "../errors.ts";
 import { splitEndpoint } from "../net.ts";
-import { BearerAuth } from "./auth.ts";
+import type { BearerAuth } from "./auth.ts";
 import type { HttpReceiverConfig } from "./config.ts";
 import {
-  LogsExport,
   encodeExportResponse,
   encodeStatus,
   exportResponseJson,
   outcomeOf,
+  receiverCore,
   statusJson,
 } from "./export.ts";
-import type { ReceiverOptions, RequestFormat } from "./export.ts";
+import type { LogsExport, ReceiverOptions, RequestFormat } from "./export.ts";
 import { loadTls } from "./tls.ts";
 
 export const LOGS_PATH = "/v1/logs";
@@ -103,17 +102,9 @@ export class OtlpHttpReceiver {
 
   constructor(options: ReceiverOptions<HttpReceiverConfig>) {
     this.#config = options.config;
-    this.#export = new LogsExport({
-      transport: "http",
-      ingestor: options.ingestor,
-      metrics: options.metrics,
-      now: options.now ?? Date.now,
-    });
-    const auth = options.config.auth;
-    this.#auth =
-      auth === undefined
-        ? undefined
-        : new BearerAuth((options.resolveSecret ?? defaultResolveSecret)(auth.bearer_token));
+    const core = receiverCore("http", options);
+    this.#export = core.export;
+    this.#auth = core.auth;
   }
 
   /** The bound port once started (useful with port 0). */
