@@ -45,6 +45,27 @@ async function waitForPong(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
+/** A redis-server on 127.0.0.1:`port` with its files in `dir`, no RDB snapshots, quiet log. */
+function spawnRedis(port: number, dir: string, args: readonly string[]): ChildProcess {
+  return spawn(
+    "redis-server",
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dir,
+      "--save",
+      "",
+      "--loglevel",
+      "warning",
+      ...args,
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+}
+
 export interface RedisServerOptions {
   /** Extra redis-server arguments, e.g. ["--maxmemory", "10mb"]. */
   readonly args?: readonly string[];
@@ -101,27 +122,13 @@ export class RedisServer {
   }
 
   async #spawn(): Promise<void> {
-    const proc = spawn(
-      "redis-server",
-      [
-        "--port",
-        String(this.port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        this.dir,
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--loglevel",
-        "warning",
-        ...this.#args,
-      ],
-      { stdio: ["ignore", "ignore", "inherit"] },
-    );
+    const proc = spawnRedis(this.port, this.dir, [
+      "--appendonly",
+      "yes",
+      "--appendfsync",
+      "always",
+      ...this.#args,
+    ]);
     this.#proc = proc;
     this.#exited = new Promise((resolve) => proc.once("exit", () => resolve()));
     void this.#exited.then(() => {
@@ -182,28 +189,14 @@ export class RedisTestCluster {
         const port = await freePort();
         ports.push(port);
         procs.push(
-          spawn(
-            "redis-server",
-            [
-              "--port",
-              String(port),
-              "--bind",
-              "127.0.0.1",
-              "--dir",
-              dir,
-              "--cluster-enabled",
-              "yes",
-              "--cluster-config-file",
-              `nodes-${port}.conf`,
-              "--save",
-              "",
-              "--appendonly",
-              "no",
-              "--loglevel",
-              "warning",
-            ],
-            { stdio: ["ignore", "ignore", "inherit"] },
-          ),
+          spawnRedis(port, dir, [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            `nodes-${port}.conf`,
+            "--appendonly",
+            "no",
+          ]),
         );
       }
       for (const port of ports) await waitForPong(port, 10_000);
