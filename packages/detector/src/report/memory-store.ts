@@ -28,6 +28,9 @@ interface Bucket {
   readonly failedAddresses: SpaceSaving;
 }
 
+/** As many batch ids as the window store remembers for the same purpose. */
+const MAX_RECENT_BATCHES = 1024;
+
 /** ReportStore in process memory: hour buckets with bounded sketches. */
 export class MemoryReportStore implements ReportStore {
   readonly #buckets = new Map<number, Bucket>();
@@ -35,6 +38,8 @@ export class MemoryReportStore implements ReportStore {
   readonly #distinctMax: number;
   readonly #retentionMs: number;
   readonly #clock: () => number;
+  /** Batch ids applied lately, oldest first. */
+  readonly #recentBatches = new Set<string>();
 
   constructor(options: MemoryReportStoreOptions = {}) {
     this.#topK = options.topKCapacity ?? 100;
@@ -43,12 +48,23 @@ export class MemoryReportStore implements ReportStore {
     this.#clock = options.clock ?? Date.now;
   }
 
-  async add(tallies: readonly HourTally[]): Promise<void> {
-    this.addSync(tallies);
+  async add(tallies: readonly HourTally[], options?: { readonly batchId?: string }): Promise<void> {
+    this.addSync(tallies, options?.batchId);
   }
 
-  /** `add` without the promise, for the in-process hot path. */
-  addSync(tallies: readonly HourTally[]): void {
+  /**
+   * `add` without the promise, for the in-process hot path. A batch id seen among the last
+   * MAX_RECENT_BATCHES is not counted again (a sender's retry of an accepted request).
+   */
+  addSync(tallies: readonly HourTally[], batchId?: string): void {
+    if (batchId !== undefined) {
+      if (this.#recentBatches.has(batchId)) return;
+      this.#recentBatches.add(batchId);
+      if (this.#recentBatches.size > MAX_RECENT_BATCHES) {
+        const oldest = this.#recentBatches.values().next().value;
+        if (oldest !== undefined) this.#recentBatches.delete(oldest);
+      }
+    }
     const oldest = Math.floor((this.#clock() - this.#retentionMs) / HOUR_MS) * HOUR_MS;
     for (const t of tallies) {
       if (t.hour < oldest) continue;

@@ -5,7 +5,6 @@ import { createMetrics } from "../../src/metrics/catalog.ts";
 import { Pipeline } from "../../src/pipeline.ts";
 import { RedisReportStore } from "../../src/report/redis-store.ts";
 import { SecurityReporter } from "../../src/report/reporter.ts";
-import { zeroCounters, type HourTally } from "../../src/report/store.ts";
 import { DAY0, failedLogin, H } from "../report/events.ts";
 import { describeReportStore } from "../report/report-store-suite.ts";
 import { RedisServer } from "./server.ts";
@@ -31,34 +30,8 @@ describeReportStore(
   { exactUniques: false },
 );
 
-describe("RedisReportStore: a batch id is counted once", () => {
+describe("RedisReportStore through the pipeline", () => {
   const now = DAY0 + 10 * H + 60_000;
-  const tally = (events: number): HourTally => ({
-    hour: DAY0 + 10 * H,
-    counters: { ...zeroCounters(), events, sign_ins: events, failed_sign_ins: events },
-    clientAddresses: new Set(["192.0.2.1"]),
-    failuresByIdentifier: new Map([["h1", events]]),
-    failuresByAddress: new Map([["192.0.2.1", events]]),
-  });
-
-  it("ignores a second add with the same batch id, not one with another or none", async () => {
-    const store = new RedisReportStore({
-      connection: server.connection({ prefix: `rb${randomUUID()}:` }),
-      clock: () => now,
-    });
-    await store.start();
-    try {
-      await store.add([tally(3)], { batchId: "req-1" });
-      await store.add([tally(3)], { batchId: "req-1" }); // the sender's retry
-      await store.add([tally(2)], { batchId: "req-2" });
-      await store.add([tally(1)]);
-      const s = await store.summarize(DAY0, DAY0 + 24 * H, 5);
-      expect(s.counters).toMatchObject({ events: 6, failed_sign_ins: 6 });
-      expect(s.topFailedIdentifiers).toEqual([{ value: "h1", count: 6, error: 0 }]);
-    } finally {
-      await store.stop();
-    }
-  });
 
   it("through the pipeline: a request retried after it was accepted adds to the report once", async () => {
     const store = new RedisReportStore({

@@ -55,6 +55,24 @@ export function describeReportStore(
     });
     const now = DAY0 + 10 * H + 60_000;
 
+    it("ignores a second add with the same batch id (a sender's retry), not one with another or none", async () => {
+      const store = await make({ clock: () => now });
+      const tally = (events: number): HourTally => ({
+        hour: DAY0 + 10 * H,
+        counters: { ...zeroCounters(), events, sign_ins: events, failed_sign_ins: events },
+        clientAddresses: new Set(["192.0.2.1"]),
+        failuresByIdentifier: new Map([["h1", events]]),
+        failuresByAddress: new Map([["192.0.2.1", events]]),
+      });
+      await store.add([tally(3)], { batchId: "req-1" });
+      await store.add([tally(3)], { batchId: "req-1" });
+      await store.add([tally(2)], { batchId: "req-2" });
+      await store.add([tally(1)]);
+      const s = await store.summarize(DAY0, DAY0 + 24 * H, 5);
+      expect(s.counters).toMatchObject({ events: 6, failed_sign_ins: 6 });
+      expect(s.topFailedIdentifiers).toEqual([{ value: "h1", count: 6, error: 0 }]);
+    });
+
     it("adds counters per hour and sums a range of hours [from, to)", async () => {
       const store = await make({ clock: () => now });
       await store.add([
