@@ -31,7 +31,11 @@ export const metricsSectionSchema = z
     prometheus: z
       .strictObject({
         enabled: z.boolean().default(true).describe("Serve Prometheus metrics"),
-        endpoint: endpointSchema.default("127.0.0.1:9464").describe("Where to serve /metrics"),
+        endpoint: endpointSchema
+          // the exporter takes port 0 for "its default" (9464), not for a free port
+          .refine((e) => !e.endsWith(":0"), "port 0 is not supported here: choose a port")
+          .default("127.0.0.1:9464")
+          .describe("Where to serve /metrics"),
       })
       .prefault({})
       .describe("Prometheus pull endpoint (@opentelemetry/exporter-prometheus)"),

@@ -32,6 +32,17 @@ describe("config", () => {
     expect(result.problems[0]).toMatchObject({ path: "ingest.max_in_flight_events", line: 2, column: 25 });
   });
 
+  it("rejects port 0 for the Prometheus endpoint (the exporter would bind its default 9464)", () => {
+    const result = parseConfigText("metrics:\n  prometheus:\n    endpoint: 127.0.0.1:0\n");
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems[0]).toMatchObject({
+      path: "metrics.prometheus.endpoint",
+      message: expect.stringContaining("port 0 is not supported"),
+      line: 3,
+    });
+  });
+
   it("reports YAML syntax errors with their line", () => {
     const result = parseConfigText("ingest:\n  max_in_flight_events: [1\n");
     expect(result.ok).toBe(false);
