@@ -45,6 +45,7 @@ interface CallRule {
   readonly kind: 0 | 1;
   readonly op: StateOp;
   readonly groups: string[];
+  /** 1-based index among `groups` by the op's whole key. */
   readonly groupIndex: Map<string, number>;
 }
 
@@ -52,11 +53,11 @@ interface CallRule {
 class Call {
   readonly tag: string;
   readonly marker: string;
-  /** The flat op array the script decodes (see window-script.ts). */
-  readonly encoded: number[] = [];
   readonly members: string[] = [];
   readonly rules: CallRule[] = [];
   readonly #byRule = new Map<string, CallRule[]>();
+  /** The rule of the previous op (the engine sends a rule's ops together). */
+  #last: CallRule | undefined;
   /** Index in the batch of each op of this call. */
   readonly opIndex: number[] = [];
 
@@ -87,39 +88,42 @@ class Call {
    */
   place(op: StateOp): [number, number] {
     const kind = op.type === "distinct_add" || op.type === "distinct_read" ? 1 : 0;
-    let list = this.#byRule.get(op.rule);
-    if (!list) this.#byRule.set(op.rule, (list = []));
-    let rule: CallRule | undefined;
-    for (const r of list) {
-      if (
-        r.kind === kind &&
-        r.op.bucketMs === op.bucketMs &&
-        r.op.windowMs === op.windowMs &&
-        r.op.latenessMs === op.latenessMs &&
-        r.op.ttlMs === op.ttlMs
-      ) {
-        rule = r;
-        break;
+    let rule = this.#last;
+    if (rule === undefined || rule.op.rule !== op.rule || !sameState(rule, kind, op)) {
+      let list = this.#byRule.get(op.rule);
+      if (!list) this.#byRule.set(op.rule, (list = []));
+      rule = list.find((r) => sameState(r, kind, op));
+      if (!rule) {
+        rule = { index: this.rules.length + 1, kind, op, groups: [], groupIndex: new Map() };
+        this.rules.push(rule);
+        list.push(rule);
       }
+      this.#last = rule;
     }
-    if (!rule) {
-      rule = { index: this.rules.length + 1, kind, op, groups: [], groupIndex: new Map() };
-      this.rules.push(rule);
-      list.push(rule);
-    }
-    const start = op.rule.length;
-    const group =
-      op.key.length > start && op.key.charCodeAt(start) === 124 && op.key.startsWith(op.rule)
-        ? op.key.slice(start + 1)
-        : `\u0000${op.key}`;
-    let g = rule.groupIndex.get(group);
+    let g = rule.groupIndex.get(op.key);
     if (g === undefined) {
-      rule.groups.push(group);
+      const start = op.rule.length;
+      rule.groups.push(
+        op.key.length > start && op.key.charCodeAt(start) === 124 && op.key.startsWith(op.rule)
+          ? op.key.slice(start + 1)
+          : `\u0000${op.key}`,
+      );
       g = rule.groups.length;
-      rule.groupIndex.set(group, g);
+      rule.groupIndex.set(op.key, g);
     }
     return [rule.index, g];
   }
+}
+
+/** Whether a call rule holds the op's kind of state with the op's geometry. */
+function sameState(r: CallRule, kind: 0 | 1, op: StateOp): boolean {
+  return (
+    r.kind === kind &&
+    r.op.bucketMs === op.bucketMs &&
+    r.op.windowMs === op.windowMs &&
+    r.op.latenessMs === op.latenessMs &&
+    r.op.ttlMs === op.ttlMs
+  );
 }
 
 const ARGS_BASE = 8; // ARGV[1..7]: prefix, tag, ops, base time, rules, marker TTL, extra TTL
@@ -255,16 +259,20 @@ export class RedisWindowStore implements WindowStore {
     const prefix = this.#conn.prefix;
     const calls = this.#split(ops, batchId);
     const client = this.#conn.client;
+    let last: StateOp | undefined;
     for (const op of ops) {
+      const kind: StateKind = op.type === "distinct_add" || op.type === "distinct_read" ? "d" : "w";
+      // a rule's ops come together: its entry is looked up once
+      if (last && last.rule === op.rule && last.ttlMs === op.ttlMs && opKind(last) === kind) continue;
+      last = op;
       let seen = this.#rules.get(op.rule);
       if (!seen) this.#rules.set(op.rule, (seen = new Map()));
-      const kind: StateKind = op.type === "distinct_add" || op.type === "distinct_read" ? "d" : "w";
       if (seen.get(kind) !== op.ttlMs) seen.set(kind, op.ttlMs);
     }
     // sent together: one round trip (per node on a cluster)
     const answers = await Promise.all(
       calls.map((call) => {
-        const base = this.#encode(call, ops);
+        const { base, encoded } = this.#encode(call, ops);
         return callScript(
           client,
           WINDOW_SCRIPT_BUFFER,
@@ -272,7 +280,7 @@ export class RedisWindowStore implements WindowStore {
           [
             prefix,
             call.tag,
-            doubles(call.encoded),
+            encoded,
             base,
             call.rulesJson(),
             this.#batchTtl,
@@ -282,6 +290,7 @@ export class RedisWindowStore implements WindowStore {
         );
       }),
     );
+    if (calls.length === 1) return parseResults(answers[0], ops);
     const results = new Array<StateResult>(ops.length);
     calls.forEach((call, c) => {
       const parsed = parseResults(
@@ -315,15 +324,23 @@ export class RedisWindowStore implements WindowStore {
     return [...byShard.values()];
   }
 
-  /** Fills the call's op array and members; returns the base time its times are relative to. */
-  #encode(call: Call, ops: readonly StateOp[]): number {
+  /**
+   * The call's ops as the script reads them (window-script.ts): one array of doubles, sized
+   * first, then filled; the members go to `call.members`. Times are relative to `base`.
+   */
+  #encode(call: Call, ops: readonly StateOp[]): { base: number; encoded: Buffer } {
     let min = Infinity;
+    let size = 0;
     for (const i of call.opIndex) {
-      const t = ops[i]!.times[0];
+      const op = ops[i]!;
+      const n = op.times.length;
+      const t = op.times[0];
       if (t !== undefined && t < min) min = t;
+      size += 4 + n + (op.type === "window_add" ? n : op.type === "distinct_add" ? 2 : 0);
     }
     const base = Number.isFinite(min) ? Math.floor(min) : 0;
-    const out = call.encoded;
+    const out = new Float64Array(size);
+    let k = 0;
     for (const i of call.opIndex) {
       const op = ops[i]!;
       const code = CODES[op.type];
@@ -335,35 +352,39 @@ export class RedisWindowStore implements WindowStore {
       }
       const n = op.times.length;
       const [rule, group] = call.place(op);
-      out.push(code, rule, group, n);
-      for (let j = 0; j < n; j++) out.push(op.times[j]! - base);
+      out[k] = code;
+      out[k + 1] = rule;
+      out[k + 2] = group;
+      out[k + 3] = n;
+      k += 4;
+      const times = op.times;
+      for (let j = 0; j < n; j++) out[k++] = times[j]! - base;
       switch (op.type) {
-        case "window_add":
-          for (let j = 0; j < n; j++) out.push(op.amounts[j] ?? 0);
+        case "window_add": {
+          const amounts = op.amounts;
+          for (let j = 0; j < n; j++) out[k++] = amounts[j] ?? 0;
           break;
+        }
         case "distinct_add":
-          out.push(ARGS_BASE + call.members.length, op.maxMembers);
+          out[k++] = ARGS_BASE + call.members.length;
+          out[k++] = op.maxMembers;
           for (let j = 0; j < n; j++) call.members.push(op.members[j] ?? "");
           break;
         default:
           break;
       }
     }
-    return base;
+    const encoded = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    // the script reads little-endian doubles
+    return { base, encoded: LITTLE_ENDIAN ? encoded : encoded.swap64() };
   }
 }
 
 const LITTLE_ENDIAN = endianness() === "LE";
 
-/** The op array as little-endian doubles (the script reads them with struct.unpack). */
-function doubles(values: readonly number[]): Buffer {
-  if (LITTLE_ENDIAN) {
-    const arr = Float64Array.from(values);
-    return Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength);
-  }
-  const buf = Buffer.allocUnsafe(8 * values.length);
-  for (let i = 0; i < values.length; i++) buf.writeDoubleLE(values[i]!, 8 * i);
-  return buf;
+/** The kind of state an op reads or writes. */
+function opKind(op: StateOp): StateKind {
+  return op.type === "distinct_add" || op.type === "distinct_read" ? "d" : "w";
 }
 
 /** 1 shard standalone or with sentinel, 16 on a cluster, unless the config says. */
