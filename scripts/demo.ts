@@ -125,7 +125,8 @@ async function evaluatedEvents(metricsUrl: string | undefined): Promise<string> 
 
 export async function demoCli(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
-    args: [...argv],
+    // `pnpm run demo:start -- --exit` passes the "--" along
+    args: argv.filter((a) => a !== "--"),
     strict: true,
     options: {
       exit: { type: "boolean" },
