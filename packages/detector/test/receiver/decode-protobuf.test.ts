@@ -309,6 +309,83 @@ describe("decodeLogsProtobuf", () => {
     });
   });
 
+  it("keeps every record's own strings and ids when a request brings many new ones", () => {
+    const hexOf = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+    const records = Array.from({ length: 300 }, (_, i) => {
+      const traceId = new Uint8Array(16).map((_, j) => (i * 7 + j * 13 + 1) & 0xff);
+      const spanId = new Uint8Array(8).map((_, j) => (i * 11 + j * 3 + 1) & 0xff);
+      return {
+        spec: logRecord({
+          eventName: EVENT.API_REQUEST,
+          attributes: [
+            keyValue(ATTR.USER_ID, { string: `user-${i}` }),
+            keyValue(ATTR.URL_PATH, { string: `/api/items/${i * 7919}/details` }),
+            keyValue("note", { string: i % 3 === 0 ? `ü-${i}` : `n-${i}` }),
+            keyValue("bad", {
+              raw: anyValue({ string: "ok" }).map((b, j) => (j === 2 && i % 5 === 0 ? 0xff : b)),
+            }),
+          ],
+          traceId,
+          spanId,
+        }),
+        traceId: hexOf(traceId),
+        spanId: hexOf(spanId),
+        i,
+      };
+    });
+    const bytes = exportRequest([resourceLogs({ records: records.map((r) => r.spec) })]);
+    for (let round = 0; round < 2; round++) {
+      const batch = decodeLogsProtobuf(bytes, ARRIVAL);
+      expect(batch.events).toHaveLength(300);
+      batch.events.forEach((e, i) => {
+        expect(e.traceId).toBe(records[i]?.traceId);
+        expect(e.spanId).toBe(records[i]?.spanId);
+        expect(e.attributes).toEqual({
+          [ATTR.USER_ID]: `user-${i}`,
+          [ATTR.URL_PATH]: `/api/items/${i * 7919}/details`,
+          note: i % 3 === 0 ? `ü-${i}` : `n-${i}`,
+          // Invalid UTF-8 decodes as Buffer does it: a replacement character.
+          bad: i % 5 === 0 ? "\ufffdk" : "ok",
+        });
+        expect(Object.keys(e.attributes)).toEqual([ATTR.USER_ID, ATTR.URL_PATH, "note", "bad"]);
+      });
+    }
+  });
+
+  it("keeps the order of first appearance and the last value of a repeated key, and the last of repeated ids", () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => new Uint8Array(16).fill(i + 1));
+    const many = Array.from({ length: 127 }, (_, i) => keyValue(`k${i}`, { string: `fresh-value-${i}` }));
+    const record = logRecord({
+      eventName: "custom.repeat",
+      attributes: [
+        keyValue("a", { string: "first" }),
+        keyValue("b", { int: 2 }),
+        keyValue("a", { string: "second" }),
+        ...many.slice(0, 125),
+      ],
+      extra: concat([
+        // More ids than attributes: the record's pending strings run out of room.
+        ...ids(140).map((id) => field(9, id)),
+        field(10, new Uint8Array(8).fill(9)),
+        field(9, new Uint8Array(16)),
+      ]),
+    });
+    const event = decodeLogsProtobuf(exportRequest([resourceLogs({ records: [record] })]), ARRIVAL).events[0];
+    expect(Object.keys(event?.attributes ?? {}).slice(0, 3)).toEqual(["a", "b", "k0"]);
+    expect(event?.attributes).toMatchObject({ a: "second", b: 2, k124: "fresh-value-124" });
+    // The last trace id is all zero: no trace id.
+    expect(event?.traceId).toBeUndefined();
+    expect(event?.spanId).toBe("09".repeat(8));
+    const repeated = logRecord({
+      eventName: "custom.repeat",
+      attributes: many,
+      extra: concat(ids(140).map((id) => field(9, id))),
+    });
+    const again = decodeLogsProtobuf(exportRequest([resourceLogs({ records: [repeated] })]), ARRIVAL);
+    expect(again.events[0]?.traceId).toBe("8c".repeat(16));
+    expect(again.events[0]?.attributes).toHaveProperty("k126", "fresh-value-126");
+  });
+
   it("decodes an empty request to an empty batch", () => {
     expect(decodeLogsProtobuf(new Uint8Array(), ARRIVAL)).toEqual({ events: [], ignored: 0, rejected: {} });
   });
