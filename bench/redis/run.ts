@@ -331,12 +331,12 @@ try {
     "",
     "Where the time goes (bench/redis/profile.ts; perf on redis-server; the script replayed in a standalone Lua 5.1 with a line hook): " +
       "a batch makes about 680 ops, 380 of them data_exfiltration (one point each on a per-user sum), 127 account_takeover, 33 per per-address or per-account rule, 1 per service-wide rule (its points already merged by the engine). " +
-      "about 60 % of redis-server's perf samples fall in code without symbols (the embedded Lua), most of the rest in the hash commands (HMGET, HSET: 0.5–0.6 µs per field) and the other commands the script calls; " +
+      "About 60 % of redis-server's perf samples fall in code without symbols (the embedded Lua), most of the rest in the hash commands (HMGET, HSET: 0.5–0.6 µs per field) and the other commands the script calls; " +
       "in Lua, every allocation counts on this machine (measured: a 3-element table 0.45 µs, a struct.pack string 0.7 µs, a number formatted for redis.call 1–3 µs), so a group costs at least a read string, a state table and an encoded string. " +
       "The distinct rules cost about 17 µs per op (ZADD, PEXPIRE of the member set). " +
       "Fewer Lua instructions per batch (153k → 120k, same replies) cut the Redis time by about 5–10 %; formatting the distinct rules' numbers once, by about 10 % of theirs.",
     "",
-    "Earlier runs: 2026-11-21 on a quieter machine (load 2.19 → 2.69 in its own run): memory warm 221,022 / 221,467, cold 109,890; Redis 51,687 / 73,790 / 69,817 (1 / 4 / 8 in flight; 6.9 / 6.0 / 6.3 ms per script call), naive 3,716: 0.33 of memory and 20× naive with 4 in flight. " +
+    "Earlier runs: 2026-11-21 (load 2.19 → 2.69), before the changes of 2026-11-22 (fewer Lua instructions, numbers formatted once, the client's encoding): memory warm 221,022 / 221,467, cold 109,890; Redis 51,687 / 73,790 / 69,817 (1 / 4 / 8 in flight; 6.9 / 6.0 / 6.3 ms per script call), naive 3,716: 0.33 of memory and 20× naive with 4 in flight. " +
       "Before that (the first script: MessagePack state per group key, a GET and a SET PX per op): memory 105,820, Redis 27,906 / 39,957 (1 / 4 in flight), about 11 ms per call.",
     "",
   ].join("\n");
