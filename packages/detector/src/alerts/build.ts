@@ -6,7 +6,7 @@
 import { ALERT_SEVERITIES, ALERT_STATUSES, type AlertSeverity, type AlertStatus } from "@secmon/semconv";
 import { monotonicFactory } from "ulidx";
 import { SecmonError } from "../errors.ts";
-import type { AlertPatch } from "./store.ts";
+import type { AlertPatch, RecordOutcome } from "./store.ts";
 import type { Alert, Firing, Indicator, SampleEvent } from "./types.ts";
 
 /** Most sample events an alert keeps (alerts.md). */
@@ -100,6 +100,38 @@ export function mergeFiring(alert: Alert, firing: Firing, now: number): Alert {
     trace_ids: unionStrings(alert.trace_ids, firing.traceIds, MAX_TRACE_IDS),
     sample_events: mergeSamples(alert.sample_events, firing.sampleEvents),
   };
+}
+
+/** How many batch ids an alert remembers, with what their firing did to it, to answer retries. */
+export const MAX_REMEMBERED_BATCHES = 16;
+
+const OUTCOME_CODES: Readonly<Record<RecordOutcome, string>> = {
+  created: "c",
+  updated: "u",
+  suppressed: "s",
+};
+
+/**
+ * What the firing of `batchId` did to the alert, from its batch memo (`"<batch id> <c|u|s>"`
+ * lines, newest last), or undefined when the batch is not remembered.
+ */
+export function recalledOutcome(memo: string, batchId: string): RecordOutcome | undefined {
+  if (memo === "" || batchId.includes("\n")) return undefined;
+  for (const line of memo.split("\n")) {
+    const space = line.lastIndexOf(" ");
+    if (line.slice(0, space) !== batchId) continue;
+    const code = line.slice(space + 1);
+    return (Object.keys(OUTCOME_CODES) as RecordOutcome[]).find((o) => OUTCOME_CODES[o] === code);
+  }
+  return undefined;
+}
+
+/** The memo with `batchId` → `outcome` added (the oldest dropped past MAX_REMEMBERED_BATCHES). */
+export function rememberBatch(memo: string, batchId: string | undefined, outcome: RecordOutcome): string {
+  if (batchId === undefined || batchId === "" || batchId.includes("\n")) return memo;
+  const lines = memo === "" ? [] : memo.split("\n");
+  lines.push(`${batchId} ${OUTCOME_CODES[outcome]}`);
+  return lines.slice(-MAX_REMEMBERED_BATCHES).join("\n");
 }
 
 /** Status moves an operator may make; staying in the same status is always allowed. */

@@ -6,6 +6,8 @@ import {
   createAlertIdFactory,
   isClosed,
   mergeFiring,
+  recalledOutcome,
+  rememberBatch,
   type AlertIdFactory,
 } from "./build.ts";
 import {
@@ -36,6 +38,8 @@ interface Entry {
   readonly dedupKey: string;
   /** Event time (ms) of the firing that created the alert: suppression runs from here. */
   readonly createdEventTime: number;
+  /** The batches whose firings it took, with the outcome (see rememberBatch). */
+  batches: string;
 }
 
 /**
@@ -66,9 +70,16 @@ export class MemoryAlertStore implements AlertStore {
   async record(firing: Firing, now: number): Promise<RecordResult> {
     const latestId = this.#latest.get(firing.groupKey);
     const entry = latestId === undefined ? undefined : this.#entries.get(latestId);
+    if (entry && firing.batchId !== undefined) {
+      // a sender's retry of a batch this alert already took: the same answer, nothing counted again
+      const recalled = recalledOutcome(entry.batches, firing.batchId);
+      if (recalled !== undefined) return { alert: entry.alert, outcome: recalled };
+    }
     if (entry && firing.lastSeen - entry.createdEventTime < firing.suppressionSeconds * 1000) {
       entry.alert = mergeFiring(entry.alert, firing, now);
-      return { alert: entry.alert, outcome: isClosed(entry.alert.status) ? "suppressed" : "updated" };
+      const outcome = isClosed(entry.alert.status) ? "suppressed" : "updated";
+      entry.batches = rememberBatch(entry.batches, firing.batchId, outcome);
+      return { alert: entry.alert, outcome };
     }
     const id = this.#newId(now);
     // ids must keep ascending for the ordered index; a custom factory that breaks this is a bug.
@@ -77,7 +88,12 @@ export class MemoryAlertStore implements AlertStore {
       throw new SecmonError("INTERNAL", `alert id ${id} does not sort after ${last}`);
     }
     const alert = alertFromFiring(firing, id, now);
-    this.#entries.set(id, { alert, dedupKey: firing.groupKey, createdEventTime: firing.lastSeen });
+    this.#entries.set(id, {
+      alert,
+      dedupKey: firing.groupKey,
+      createdEventTime: firing.lastSeen,
+      batches: rememberBatch("", firing.batchId, "created"),
+    });
     this.#order.push(id);
     this.#latest.set(firing.groupKey, id);
     if (this.#entries.size > this.#maxAlerts) this.#evictOverflow();

@@ -8,6 +8,8 @@ import {
   createAlertIdFactory,
   isClosed,
   mergeFiring,
+  recalledOutcome,
+  rememberBatch,
   type AlertIdFactory,
 } from "./build.ts";
 import { decodeCursor, encodeCursor } from "./memory-store.ts";
@@ -84,22 +86,22 @@ local function evict(max)
 end
 `;
 
-/** KEYS[1] ix:all; ARGV base, group key → false | { id, doc | false, cev | false } */
+/** KEYS[1] ix:all; ARGV base, group key → false | { id, doc | false, cev | false, batch memo | false } */
 const PEEK = defineScript(
   "secmonAlertPeek",
   String.raw`
 local base = ARGV[1]
 local id = redis.call('GET', base .. 'dedup:' .. ARGV[2])
 if not id then return false end
-local f = redis.call('HMGET', base .. 'alert:' .. id, 'doc', 'cev')
-return { id, f[1], f[2] }
+local f = redis.call('HMGET', base .. 'alert:' .. id, 'doc', 'cev', 'bat')
+return { id, f[1], f[2], f[3] }
 `,
 );
 
 /**
  * KEYS[1] ix:all; ARGV base, mode (create | update), id, group key, expected (create: the
  * dedup record's id or ''; update: the alert's updated_at), doc, rule, sev, status, created ms,
- * last seen ms, updated ms, updated_at, cev, closed TTL ms, max alerts
+ * last seen ms, updated ms, updated_at, cev, closed TTL ms, max alerts, batch memo ('' keeps it)
  * → 'ok' | 'retry' (changed meanwhile) | 'gone' (update of a missing alert)
  */
 const WRITE = defineScript(
@@ -110,12 +112,13 @@ local mode, id, gk, expect = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local doc, rule, sev, status = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local created, last, updated, updatedAt, cev = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
 local closedTtl, max = tonumber(ARGV[15]), tonumber(ARGV[16])
+local bat = ARGV[17]
 local k = akey(id)
 if mode == 'create' then
   local cur = redis.call('GET', dkey(gk)) or ''
   if cur ~= expect then return 'retry' end
   redis.call('HSET', k, 'doc', doc, 'rule', rule, 'sev', sev, 'status', status, 'created', created,
-    'last', last, 'updated', updated, 'updated_at', updatedAt, 'gk', gk, 'cev', cev)
+    'last', last, 'updated', updated, 'updated_at', updatedAt, 'gk', gk, 'cev', cev, 'bat', bat)
   redis.call('SET', dkey(gk), id)
   redis.call('ZADD', base .. 'ix:all', 0, id)
   redis.call('ZADD', base .. 'ix:rule:' .. rule, 0, id)
@@ -127,6 +130,7 @@ else
   gk = cur[4]
   redis.call('HSET', k, 'doc', doc, 'sev', sev, 'status', status, 'last', last, 'updated', updated,
     'updated_at', updatedAt)
+  if bat ~= '' then redis.call('HSET', k, 'bat', bat) end
   if cur[2] ~= sev or cur[3] ~= status then
     redis.call('ZREM', sskey(cur[3], cur[2]), id)
     redis.call('ZADD', sskey(status, sev), 0, id)
@@ -350,17 +354,33 @@ export class RedisAlertStore implements AlertStore {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (attempt > 0) await pause(attempt);
       const peek = (await this.#call(PEEK, [firing.groupKey], "record")) as
-        [string, string | null, string | null] | null;
+        [string, string | null, string | null, string | null] | null;
       const current = peek?.[1] ? (JSON.parse(peek[1]) as Alert) : undefined;
+      const memo = peek?.[3] ?? "";
+      if (current && firing.batchId !== undefined) {
+        // a sender's retry of a batch this alert already took: the same answer, nothing counted again
+        const recalled = recalledOutcome(memo, firing.batchId);
+        if (recalled !== undefined) return { alert: current, outcome: recalled };
+      }
       if (current && firing.lastSeen - Number(peek![2]) < firing.suppressionSeconds * 1000) {
         const alert = mergeFiring(current, firing, now);
-        if ((await this.#write("update", alert, firing.groupKey, current.updated_at, 0)) === "ok") {
-          return { alert, outcome: isClosed(alert.status) ? "suppressed" : "updated" };
+        const outcome = isClosed(alert.status) ? "suppressed" : "updated";
+        const bat = rememberBatch(memo, firing.batchId, outcome);
+        if ((await this.#write("update", alert, firing.groupKey, current.updated_at, 0, bat)) === "ok") {
+          return { alert, outcome };
         }
         continue;
       }
       const alert = alertFromFiring(firing, this.#newId(now), now);
-      const outcome = await this.#write("create", alert, firing.groupKey, peek?.[0] ?? "", firing.lastSeen);
+      const bat = rememberBatch("", firing.batchId, "created");
+      const outcome = await this.#write(
+        "create",
+        alert,
+        firing.groupKey,
+        peek?.[0] ?? "",
+        firing.lastSeen,
+        bat,
+      );
       if (outcome === "ok") return { alert, outcome: "created" };
     }
     throw new SecmonError("CONFLICT", `alert of ${firing.groupKey} kept changing; retry`);
@@ -407,7 +427,7 @@ export class RedisAlertStore implements AlertStore {
       const before = await this.get(id);
       if (!before) throw new SecmonError("NOT_FOUND", `alert ${id}`);
       const alert = applyPatch(before, patch, actor, now);
-      const outcome = await this.#write("update", alert, "", before.updated_at, 0);
+      const outcome = await this.#write("update", alert, "", before.updated_at, 0, "");
       if (outcome === "ok") return { before, alert };
       if (outcome === "gone") throw new SecmonError("NOT_FOUND", `alert ${id}`);
     }
@@ -450,6 +470,7 @@ export class RedisAlertStore implements AlertStore {
     groupKey: string,
     expected: string,
     createdEventTime: number,
+    batches: string,
   ): Promise<string> {
     const reply = await this.#call(
       WRITE,
@@ -469,6 +490,7 @@ export class RedisAlertStore implements AlertStore {
         String(createdEventTime),
         String(this.#retentionMs + 86_400_000),
         String(this.#maxAlerts),
+        batches,
       ],
       mode,
     );

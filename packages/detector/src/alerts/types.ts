@@ -87,6 +87,11 @@ export interface Firing {
   readonly suppressionSeconds: number;
   /** Detector time at which the batch holding the trigger was received. */
   readonly receivedAt: number;
+  /**
+   * The batch (request) that raised it. A store answers the same firing of a retried batch with
+   * the outcome it recorded the first time, without counting it again.
+   */
+  readonly batchId?: string;
 }
 
 /** What alerting did with a firing or an operator's change; drives sinks and metrics. */

@@ -248,7 +248,7 @@ export class Engine {
       const mine = results.slice(planFrom[p]!, p + 1 < planFrom.length ? planFrom[p + 1]! : results.length);
       for (const r of mine) late[ruleIndex]! += r.late;
       const decision = rule.evaluator.decide(acc.state, mine);
-      if (decision) firings.push(buildFiring(rule, acc, decision, ctx.receivedAt));
+      if (decision) firings.push(buildFiring(rule, acc, decision, ctx));
     }
 
     for (let i = 0; i < rules.length; i++) {
@@ -285,7 +285,7 @@ function distinctOf(
   return out;
 }
 
-function buildFiring(rule: CompiledRule, acc: GroupAcc, d: Decision, receivedAt: number): Firing {
+function buildFiring(rule: CompiledRule, acc: GroupAcc, d: Decision, ctx: EvaluateContext): Firing {
   const group = rule.group.values(acc.events[0]!);
   const indicators: Indicator[] = [];
   for (const [attr, value] of Object.entries(group)) {
@@ -329,7 +329,8 @@ function buildFiring(rule: CompiledRule, acc: GroupAcc, d: Decision, receivedAt:
     traceIds: distinctOf(acc.events, (e) => e.traceId, MAX_TRACE_IDS),
     sampleEvents: acc.events.slice(-MAX_SAMPLE_EVENTS).map(toSample),
     suppressionSeconds: rule.suppressionSeconds,
-    receivedAt,
+    receivedAt: ctx.receivedAt,
+    batchId: ctx.batchId,
   };
 }
 

@@ -49,6 +49,28 @@ export function describeAlertStore(name: string, factory: AlertStoreFactory): vo
     });
 
     describe("record: deduplication on event time", () => {
+      it("answers a retried batch's firing with its first outcome and counts it once; other batches count", async () => {
+        const store = await make();
+        const first = await store.record(firing({ batchId: "b1" }), NOW);
+        expect(first.outcome).toBe("created");
+        // the sender retries b1 (its windows were applied, its answer was lost)
+        const retry = await store.record(firing({ batchId: "b1" }), NOW + 1000);
+        expect(retry).toMatchObject({ outcome: "created", alert: { id: first.alert.id, count: 1 } });
+        const second = await store.record(firing({ batchId: "b2", lastSeen: T0 + 101_000 }), NOW + 2000);
+        expect(second).toMatchObject({ outcome: "updated", alert: { id: first.alert.id, count: 2 } });
+        const secondRetry = await store.record(firing({ batchId: "b2", lastSeen: T0 + 101_000 }), NOW + 3000);
+        expect(secondRetry).toMatchObject({ outcome: "updated", alert: { count: 2 } });
+        // without a batch id (replay, tests) every firing counts
+        const anonymous = await store.record(firing({ lastSeen: T0 + 102_000 }), NOW + 4000);
+        expect(anonymous.alert.count).toBe(3);
+        expect((await store.get(first.alert.id))?.count).toBe(3);
+        // an operator's change keeps what the alert remembers of its batches
+        await store.update(first.alert.id, { status: "investigating" }, "analyst", NOW + 5000);
+        expect(
+          (await store.record(firing({ batchId: "b2", lastSeen: T0 + 101_000 }), NOW + 6000)).alert.count,
+        ).toBe(3);
+      });
+
       it("creates an alert with the JSON shape of alerts.md", async () => {
         const store = await make();
         const { alert, outcome } = await store.record(firing(), NOW);
