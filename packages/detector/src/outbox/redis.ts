@@ -454,6 +454,7 @@ export interface RedisOutboxOptions {
  */
 export class RedisOutbox implements Outbox {
   readonly durable: boolean = true;
+  readonly shared: boolean = true;
   readonly deadLetters: DeadLetterStore;
   readonly #conn: RedisConnection;
   readonly #base: string;

@@ -156,6 +156,12 @@ export interface DeadLetterStore {
 export interface Outbox {
   /** Whether what is enqueued survives a restart (SQLite, Redis: true; memory: false). */
   readonly durable: boolean;
+  /**
+   * Whether other processes (detector replicas) add to it and lease from it (Redis: true). A
+   * dispatcher then looks for due work now and then, not only when its own changes or timers
+   * tell it: a replica that dies leaves its deliveries to whoever looks next.
+   */
+  readonly shared?: boolean;
   /** Opens the store (creates it when missing); idempotent. */
   start(): Promise<void>;
   /** Closes the store; idempotent and safe before start. Later calls reject with SHUTTING_DOWN. */

@@ -71,6 +71,11 @@ export interface SinkDispatcherOptions {
   readonly companions?: readonly Companion[];
   /** Lease holder name in the outbox. Default `<host>/<pid>/<ulid>`. */
   readonly owner?: string;
+  /**
+   * With a shared outbox (Redis), how often an otherwise idle lane looks for due work: what
+   * other replicas enqueued, or left leased when they died. Default 5000 ms; 0 never looks.
+   */
+  readonly sharedPollMs?: number;
 }
 
 class Lane {
@@ -93,6 +98,7 @@ class Lane {
 }
 
 const RETRY_STORE_MS = 1000;
+const DEFAULT_SHARED_POLL_MS = 5000;
 /** Most deliveries kept in memory while the outbox refuses them (the pipeline stops taking batches meanwhile). */
 const MAX_UNWRITTEN = 100_000;
 
@@ -477,6 +483,12 @@ export class SinkDispatcher {
     lane.wake = undefined;
     if (this.#abort.signal.aborted || lane.inFlight >= lane.slots) return;
     let at = await this.outbox.nextDue(lane.name, this.owner);
+    const pollMs = this.#o.sharedPollMs ?? DEFAULT_SHARED_POLL_MS;
+    if (this.outbox.shared === true && pollMs > 0) {
+      // other replicas may enqueue (or die holding leases) without this one hearing of it
+      const poll = this.#clock() + pollMs;
+      at = at === undefined ? poll : Math.min(at, poll);
+    }
     if (at === undefined) return;
     if (lane.route.batch) at = Math.max(at, lane.nextBatchAt);
     this.#wakeAt(lane, at);

@@ -80,6 +80,8 @@ describe("the Redis outbox across detector replicas", () => {
         sleeps.push(ms);
         clock.advance(ms);
       },
+      // it learns of the lease when it starts; its periodic look (next case) would spin this sleep
+      sharedPollMs: 0,
     });
     try {
       await a.start();
@@ -99,6 +101,62 @@ describe("the Redis outbox across detector replicas", () => {
       expect(sleeps.length).toBeGreaterThan(0);
       expect(await boxB.backlog()).toEqual({});
       expect(dying.got).toHaveLength(1);
+    } finally {
+      await b.stop();
+      await boxA.stop();
+      await boxB.stop();
+    }
+  });
+
+  it("an idle replica that started first still finds what another enqueued and left leased when it died", async () => {
+    const clock = manualClock();
+    const prefix = "failover-idle:";
+    const [boxA, boxB] = [
+      new RedisOutbox({ connection: server.connection({ prefix }) }),
+      new RedisOutbox({ connection: server.connection({ prefix }) }),
+    ];
+    await boxA.start();
+    await boxB.start();
+    const dying = sink(true);
+    const survivor = sink(false);
+    const a = new SinkDispatcher({
+      routes: [route(dying)],
+      outbox: boxA,
+      owner: "replica-a",
+      clock: clock.now,
+      sleep: () => new Promise(() => {}),
+    });
+    // b's timers fire when the test moves time on
+    const waiting: (() => void)[] = [];
+    const b = new SinkDispatcher({
+      routes: [route(survivor)],
+      outbox: boxB,
+      owner: "replica-b",
+      clock: clock.now,
+      sleep: (_ms, signal) =>
+        new Promise<void>((resolve, reject) => {
+          if (signal.aborted) return reject(signal.reason);
+          waiting.push(resolve);
+          signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+        }),
+      sharedPollMs: 5000,
+    });
+    try {
+      // b is up and idle first: nothing due, nothing of its own to wait for
+      await b.start();
+      await b.whenIdle();
+      await a.start();
+      const created = change({ rule: "credential_stuffing" });
+      a.dispatch([created]);
+      await waitFor(() => dying.got.length === 1);
+      // time passes past a's lease (60 s); b only looks now and then
+      for (let s = 0; s < 20 && survivor.got.length === 0; s++) {
+        clock.advance(5000);
+        for (const wake of waiting.splice(0)) wake();
+        await waitFor(() => waiting.length > 0 || survivor.got.length > 0);
+      }
+      expect(survivor.got.map((d) => [d.id, d.alert.id])).toEqual([[dying.got[0]!.id, created.alert.id]]);
+      await waitFor(async () => Object.keys(await boxB.backlog()).length === 0);
     } finally {
       await b.stop();
       await boxA.stop();
