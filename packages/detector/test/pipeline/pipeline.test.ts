@@ -4,7 +4,11 @@ import type { Firing } from "../../src/alerts/types.ts";
 import { SecmonError } from "../../src/errors.ts";
 import type { DecodedBatch, SecurityEvent } from "../../src/event.ts";
 import { createMetrics } from "../../src/metrics/catalog.ts";
+import { Engine } from "../../src/engine/engine.ts";
 import { Pipeline, type Evaluator } from "../../src/pipeline.ts";
+import { loadRules } from "../../src/rules/compile.ts";
+import { MemoryWindowStore } from "../../src/state/memory/store.ts";
+import { testMetrics } from "../alerts/metrics.ts";
 
 const metrics = createMetrics(new MeterProvider().getMeter("test"));
 const event = (i: number): SecurityEvent => ({
@@ -34,6 +38,22 @@ function gatedEvaluator() {
 }
 
 describe("Pipeline", () => {
+  it("records one rule-evaluation duration per batch, wired as the detector wires it", async () => {
+    const { metrics: m, points } = testMetrics();
+    const engine = new Engine({ rules: loadRules({}), store: new MemoryWindowStore(), metrics: m });
+    const p = new Pipeline({
+      evaluator: engine,
+      alerting: { handle: async () => [] },
+      metrics: m,
+      maxInFlightEvents: 1000,
+    });
+    for (const id of ["b1", "b2", "b3"]) await p.ingest(batch(5), { ...ctx, batchId: id });
+    const [histogram] = await points("secmon_rule_evaluation_seconds");
+    expect((histogram?.value as { count: number }).count).toBe(3);
+    const [evaluated] = await points("secmon_events_evaluated");
+    expect(evaluated?.value).toBe(15);
+  });
+
   it("refuses with a retryable error past the in-flight bound, and admits again once drained", async () => {
     const gate = gatedEvaluator();
     const p = new Pipeline({
