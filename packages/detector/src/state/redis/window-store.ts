@@ -29,7 +29,7 @@ export interface RedisWindowStoreOptions {
   readonly appliedBatchTtlMs?: number;
   /** Added to each key's TTL (ms). */
   readonly keyTtlExtraMs?: number;
-  readonly metrics?: Pick<Metrics, "storeErrors" | "stateGroups">;
+  readonly metrics?: Pick<Metrics, "stateGroups">;
   /**
    * Hash-tag shards of the window state (every replica must use the same number). Default: the
    * connection's `shards`, else 1, or 16 on a cluster.
@@ -208,7 +208,7 @@ export class RedisWindowStore implements WindowStore {
     try {
       return await p;
     } catch (err) {
-      this.#metrics?.storeErrors.add(1, { store: "windows", operation: "apply" });
+      // counted in secmon_store_errors by the engine, which sees every store's failures
       throw toStoreError(err, "window store");
     } finally {
       this.#inFlight.delete(p);
