@@ -14,7 +14,7 @@ import { Pipeline } from "./pipeline.ts";
 import { OtlpGrpcReceiver } from "./receiver/otlp-grpc.ts";
 import { OtlpHttpReceiver } from "./receiver/otlp-http.ts";
 import { createReportComponents } from "./report/build.ts";
-import { groupAddress } from "./rules/attributes.ts";
+import { addressGrouper } from "./rules/attributes.ts";
 import { loadRules } from "./rules/compile.ts";
 import type { CompiledRule } from "./engine/types.ts";
 import { createOutbox } from "./outbox/build.ts";
@@ -129,7 +129,7 @@ export class Detector {
     const prefix = config.rules.ipv6_group_prefix;
     const { recentEvents, reporter } = createReportComponents(config.report, {
       clock,
-      addressGroup: (address) => groupAddress(address, prefix),
+      addressGroup: addressGrouper(prefix),
       onError: (err) => this.logger.warn({ err }, "report store failed"),
       ...(this.#state.report ? { store: this.#state.report } : {}),
     });

@@ -2,7 +2,7 @@ import { ATTR, ATTR_EVENT_NAME, RESOURCE_ATTR } from "@secmon/semconv";
 import ipaddr from "ipaddr.js";
 import type { Alert, SampleEvent } from "../alerts/types.ts";
 import type { AttrValue, SecurityEvent } from "../event.ts";
-import { groupAddress } from "../rules/attributes.ts";
+import { addressGrouper } from "../rules/attributes.ts";
 
 /** Maps a client address to its group form (IPv4 as is, IPv6 as its prefix network). */
 export type AddressGrouper = (address: string) => string;
@@ -16,8 +16,8 @@ export interface RecentEventsOptions {
   readonly bufferEvents?: number;
   /**
    * Group form of a client address. Pass the rules' own grouping (same IPv6 prefix) so that
-   * watched groups line up with alert groups (e.g. `(a) => groupAddress(a, prefix)` from
-   * rules/attributes.ts). Default: that grouping at the spec's /64.
+   * watched groups line up with alert groups (`addressGrouper(prefix)` from rules/attributes.ts,
+   * memoized). Default: that grouping at the spec's /64.
    */
   readonly addressGroup?: AddressGrouper;
 }
@@ -104,7 +104,7 @@ export class RecentEvents {
     this.#perGroup = options.perGroup ?? 50;
     this.#maxGroups = options.maxGroups ?? 5000;
     this.#bufferEvents = options.bufferEvents ?? 0;
-    this.#addressGroup = memoize(options.addressGroup ?? defaultAddressGroup);
+    this.#addressGroup = options.addressGroup ?? defaultAddressGroup;
   }
 
   /** Called with every evaluated batch; never throws. */
@@ -311,24 +311,7 @@ function toSample(e: SecurityEvent): SampleEvent {
 export const DEFAULT_IPV6_PREFIX = 64;
 
 /** The rules' own grouping at the default prefix: IPv4 (and mapped IPv4) as is, IPv6 as its /64. */
-export function defaultAddressGroup(address: string): string {
-  return groupAddress(address, DEFAULT_IPV6_PREFIX);
-}
-
-/** A bounded memo, so a repeated address is parsed once. */
-export function memoize(fn: AddressGrouper, max = 16_384): AddressGrouper {
-  const memo = new Map<string, string>();
-  return (address) => {
-    if (!address.includes(":")) return address; // IPv4 (or not an address): as is, no lookup
-    let v = memo.get(address);
-    if (v === undefined) {
-      v = fn(address);
-      if (memo.size >= max) memo.clear();
-      memo.set(address, v);
-    }
-    return v;
-  };
-}
+export const defaultAddressGroup: AddressGrouper = addressGrouper(DEFAULT_IPV6_PREFIX);
 
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 

@@ -1,7 +1,7 @@
 import { ATTR, AUTH_OUTCOME, AUTH_RESET_STAGE, EVENT } from "@secmon/semconv";
 import { SecmonError } from "../errors.ts";
 import type { SecurityEvent } from "../event.ts";
-import { defaultAddressGroup, memoize, type AddressGrouper } from "./recent-events.ts";
+import { defaultAddressGroup, type AddressGrouper } from "./recent-events.ts";
 import { HOUR_MS, zeroCounters, type HourTally, type ReportCounters, type ReportStore } from "./store.ts";
 
 export const MIN_PERIOD_HOURS = 1;
@@ -77,7 +77,7 @@ export class SecurityReporter {
   constructor(options: SecurityReporterOptions) {
     this.store = options.store;
     this.#clock = options.clock ?? Date.now;
-    this.#addressGroup = memoize(options.addressGroup ?? defaultAddressGroup);
+    this.#addressGroup = options.addressGroup ?? defaultAddressGroup;
     this.#onError = options.onError ?? (() => {});
   }
 

@@ -114,6 +114,16 @@ function memoFor(prefix: number): AddressMemo {
   return m;
 }
 
+/**
+ * The group form of a client address at `ipv6Prefix` (IPv4 and mapped IPv4 as is, IPv6 as its
+ * prefix network), through the same bounded memo the rules use: the recent-events index and the
+ * report call this for the addresses the rules have just grouped, so they hit the memo.
+ */
+export function addressGrouper(ipv6Prefix: number): (address: string) => string {
+  const memo = memoFor(ipv6Prefix);
+  return (address) => memo.get(address);
+}
+
 export function groupExtractor(
   ruleId: string,
   attributes: readonly string[],
