@@ -18,11 +18,22 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once `port` answers PING with PONG, rejects after `timeoutMs`. */
-async function waitForPong(port: number, timeoutMs: number): Promise<void> {
+/**
+ * Sends an inline command to 127.0.0.1:`port` until the reply holds `until`, then resolves if it
+ * also matches `ok`; retries every `pauseMs`, rejects with `what` after `timeoutMs`.
+ */
+async function waitForReply(
+  port: number,
+  command: string,
+  until: string,
+  ok: (reply: string) => boolean,
+  what: string,
+  timeoutMs: number,
+  pauseMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
+    const answered = await new Promise<boolean>((resolve) => {
       const sock = createConnection({ host: "127.0.0.1", port });
       let data = "";
       sock.setTimeout(500, () => {
@@ -30,19 +41,25 @@ async function waitForPong(port: number, timeoutMs: number): Promise<void> {
         resolve(false);
       });
       sock.on("error", () => resolve(false));
-      sock.on("connect", () => sock.write("PING\r\n"));
+      sock.on("connect", () => sock.write(`${command}\r\n`));
       sock.on("data", (d) => {
         data += d.toString();
-        if (data.includes("\r\n")) {
+        if (data.includes(until)) {
           sock.destroy();
-          resolve(data.startsWith("+PONG"));
+          resolve(ok(data));
         }
       });
     });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING`);
-    await new Promise((r) => setTimeout(r, 25));
+    if (answered) return;
+    if (Date.now() > deadline) throw new Error(what);
+    await new Promise((r) => setTimeout(r, pauseMs));
   }
+}
+
+/** Resolves once `port` answers PING with PONG, rejects after `timeoutMs`. */
+function waitForPong(port: number, timeoutMs: number): Promise<void> {
+  const what = `redis-server on port ${port} did not answer PING`;
+  return waitForReply(port, "PING", "\r\n", (r) => r.startsWith("+PONG"), what, timeoutMs, 25);
 }
 
 /** A redis-server on 127.0.0.1:`port` with its files in `dir`, no RDB snapshots, quiet log. */
@@ -257,28 +274,15 @@ export class RedisTestCluster {
 }
 
 /** Resolves once the node at `port` answers CLUSTER INFO with cluster_state:ok. */
-async function waitForClusterOk(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = createConnection({ host: "127.0.0.1", port });
-      let data = "";
-      sock.setTimeout(500, () => {
-        sock.destroy();
-        resolve(false);
-      });
-      sock.on("error", () => resolve(false));
-      sock.on("connect", () => sock.write("CLUSTER INFO\r\n"));
-      sock.on("data", (d) => {
-        data += d.toString();
-        if (data.includes("cluster_state:")) {
-          sock.destroy();
-          resolve(data.includes("cluster_state:ok"));
-        }
-      });
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`cluster node ${port} is not ok`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function waitForClusterOk(port: number, timeoutMs: number): Promise<void> {
+  const ok = (r: string) => r.includes("cluster_state:ok");
+  return waitForReply(
+    port,
+    "CLUSTER INFO",
+    "cluster_state:",
+    ok,
+    `cluster node ${port} is not ok`,
+    timeoutMs,
+    50,
+  );
 }
