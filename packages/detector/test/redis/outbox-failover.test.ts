@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisOutbox } from "../../src/outbox/redis.ts";
-import { SinkDispatcher } from "../../src/sinks/dispatcher.ts";
+import { SinkDispatcher, type SinkDispatcherOptions } from "../../src/sinks/dispatcher.ts";
 import type { AttemptResult, Delivery, Sink, SinkRoute } from "../../src/sinks/sink.ts";
 import { manualClock } from "../alerts/fixtures.ts";
 import { change, waitFor } from "../sinks/helpers.ts";
@@ -49,40 +49,59 @@ function route(s: Sink): SinkRoute {
   };
 }
 
-describe("the Redis outbox across detector replicas", () => {
-  it("delivers what a replica that died mid-attempt had leased, once its lease ends, from the other replica", async () => {
-    const clock = manualClock();
-    const prefix = "failover:";
-    const [boxA, boxB] = [
-      new RedisOutbox({ connection: server.connection({ prefix }) }),
-      new RedisOutbox({ connection: server.connection({ prefix }) }),
-    ];
-    await boxA.start();
-    await boxB.start();
-    const dying = sink(true);
-    const survivor = sink(false);
-    // replica a: its attempt never ends and its timers never fire (the process is gone)
-    const a = new SinkDispatcher({
+/**
+ * Replica a (its attempt never ends and its timers never fire: the process is gone) and replica
+ * b with the given sleep and poll, each with its own connection to one outbox under `prefix`.
+ */
+async function replicas(prefix: string, b: Pick<SinkDispatcherOptions, "sleep" | "sharedPollMs">) {
+  const clock = manualClock();
+  const boxA = new RedisOutbox({ connection: server.connection({ prefix }) });
+  const boxB = new RedisOutbox({ connection: server.connection({ prefix }) });
+  await boxA.start();
+  await boxB.start();
+  const dying = sink(true);
+  const survivor = sink(false);
+  const survivorReplica = new SinkDispatcher({
+    routes: [route(survivor)],
+    outbox: boxB,
+    owner: "replica-b",
+    clock: clock.now,
+    ...b,
+  });
+  return {
+    clock,
+    boxB,
+    dying,
+    survivor,
+    a: new SinkDispatcher({
       routes: [route(dying)],
       outbox: boxA,
       owner: "replica-a",
       clock: clock.now,
       sleep: () => new Promise(() => {}),
-    });
+    }),
+    b: survivorReplica,
+    stop: async () => {
+      await survivorReplica.stop();
+      await boxA.stop();
+      await boxB.stop();
+    },
+  };
+}
+
+describe("the Redis outbox across detector replicas", () => {
+  it("delivers what a replica that died mid-attempt had leased, once its lease ends, from the other replica", async () => {
     const sleeps: number[] = [];
-    const b = new SinkDispatcher({
-      routes: [route(survivor)],
-      outbox: boxB,
-      owner: "replica-b",
-      clock: clock.now,
+    const r = await replicas("failover:", {
       sleep: async (ms, signal) => {
         if (signal.aborted) throw signal.reason;
         sleeps.push(ms);
-        clock.advance(ms);
+        r.clock.advance(ms);
       },
       // it learns of the lease when it starts; its periodic look (next case) would spin this sleep
       sharedPollMs: 0,
     });
+    const { a, b, dying, survivor, clock } = r;
     try {
       await a.start();
       const created = change({ rule: "brute_force" });
@@ -99,40 +118,17 @@ describe("the Redis outbox across detector replicas", () => {
       // the lease is 60 s (3 × the 10 s timeout, at least a minute): b slept until it ended
       expect(clock.now() - leasedAt).toBeGreaterThanOrEqual(60_000);
       expect(sleeps.length).toBeGreaterThan(0);
-      expect(await boxB.backlog()).toEqual({});
+      expect(await r.boxB.backlog()).toEqual({});
       expect(dying.got).toHaveLength(1);
     } finally {
-      await b.stop();
-      await boxA.stop();
-      await boxB.stop();
+      await r.stop();
     }
   });
 
   it("an idle replica that started first still finds what another enqueued and left leased when it died", async () => {
-    const clock = manualClock();
-    const prefix = "failover-idle:";
-    const [boxA, boxB] = [
-      new RedisOutbox({ connection: server.connection({ prefix }) }),
-      new RedisOutbox({ connection: server.connection({ prefix }) }),
-    ];
-    await boxA.start();
-    await boxB.start();
-    const dying = sink(true);
-    const survivor = sink(false);
-    const a = new SinkDispatcher({
-      routes: [route(dying)],
-      outbox: boxA,
-      owner: "replica-a",
-      clock: clock.now,
-      sleep: () => new Promise(() => {}),
-    });
     // b's timers fire when the test moves time on
     const waiting: (() => void)[] = [];
-    const b = new SinkDispatcher({
-      routes: [route(survivor)],
-      outbox: boxB,
-      owner: "replica-b",
-      clock: clock.now,
+    const r = await replicas("failover-idle:", {
       sleep: (_ms, signal) =>
         new Promise<void>((resolve, reject) => {
           if (signal.aborted) return reject(signal.reason);
@@ -141,6 +137,7 @@ describe("the Redis outbox across detector replicas", () => {
         }),
       sharedPollMs: 5000,
     });
+    const { a, b, dying, survivor, clock } = r;
     try {
       // b is up and idle first: nothing due, nothing of its own to wait for
       await b.start();
@@ -156,11 +153,9 @@ describe("the Redis outbox across detector replicas", () => {
         await waitFor(() => waiting.length > 0 || survivor.got.length > 0);
       }
       expect(survivor.got.map((d) => [d.id, d.alert.id])).toEqual([[dying.got[0]!.id, created.alert.id]]);
-      await waitFor(async () => Object.keys(await boxB.backlog()).length === 0);
+      await waitFor(async () => Object.keys(await r.boxB.backlog()).length === 0);
     } finally {
-      await b.stop();
-      await boxA.stop();
-      await boxB.stop();
+      await r.stop();
     }
   });
 });
