@@ -110,6 +110,9 @@ const OUTCOME_CODES: Readonly<Record<RecordOutcome, string>> = {
   updated: "u",
   suppressed: "s",
 };
+const OUTCOMES_BY_CODE: ReadonlyMap<string, RecordOutcome> = new Map(
+  Object.entries(OUTCOME_CODES).map(([outcome, code]) => [code, outcome as RecordOutcome]),
+);
 
 /**
  * What the firing of `batchId` did to the alert, from its batch memo (`"<batch id> <c|u|s>"`
@@ -120,8 +123,7 @@ export function recalledOutcome(memo: string, batchId: string): RecordOutcome | 
   for (const line of memo.split("\n")) {
     const space = line.lastIndexOf(" ");
     if (line.slice(0, space) !== batchId) continue;
-    const code = line.slice(space + 1);
-    return (Object.keys(OUTCOME_CODES) as RecordOutcome[]).find((o) => OUTCOME_CODES[o] === code);
+    return OUTCOMES_BY_CODE.get(line.slice(space + 1));
   }
   return undefined;
 }
