@@ -368,7 +368,7 @@ export class SinkDispatcher {
         cause: err,
       });
     }
-    this.#started(deliveries, outcomes);
+    this.#afterWrite(deliveries, outcomes);
   }
 
   #enqueue(deliveries: readonly NewDelivery[]): Promise<EnqueueOutcome[]> {
@@ -379,6 +379,9 @@ export class SinkDispatcher {
 
   #keepUnwritten(deliveries: readonly NewDelivery[]): void {
     this.#unwritten.push(...deliveries);
+    // a batch written again and refused again goes back before what was refused meanwhile:
+    // delivery ids are monotonic, so their order is the order the changes were made
+    this.#unwritten.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     if (this.#unwritten.length > MAX_UNWRITTEN) {
       const lost = this.#unwritten.splice(0, this.#unwritten.length - MAX_UNWRITTEN);
       for (const d of lost) this.#o.metrics?.sinkDeliveries.add(1, { sink: d.sink, outcome: "dropped" });
@@ -401,15 +404,8 @@ export class SinkDispatcher {
         }
         const batch = this.#unwritten;
         this.#unwritten = [];
-        let outcomes;
-        try {
-          outcomes = await this.#enqueue(batch);
-        } catch (err) {
-          this.#storeFailed("enqueue", err);
-          this.#unwritten = [...batch, ...this.#unwritten];
-          continue;
-        }
-        this.#started(batch, outcomes);
+        // refused again: #store keeps the batch (in order) and counts the failure
+        await this.#store(batch).catch(() => undefined);
       }
     } finally {
       this.#rewriting = false;
@@ -417,7 +413,7 @@ export class SinkDispatcher {
   }
 
   /** After a write: dead-letters what a full queue refused, wakes the lanes of the rest. */
-  #started(deliveries: readonly NewDelivery[], outcomes: readonly EnqueueOutcome[]): void {
+  #afterWrite(deliveries: readonly NewDelivery[], outcomes: readonly EnqueueOutcome[]): void {
     const touched = new Set<Lane>();
     outcomes.forEach((outcome, i) => {
       const d = deliveries[i] as NewDelivery;
