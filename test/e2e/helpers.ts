@@ -1,16 +1,7 @@
-import { createServer } from "node:net";
+// the detector's own test helper: a TCP port that was free a moment ago on 127.0.0.1
+import { freePort } from "../../packages/detector/test/sinks/peers.ts";
 
-/** A TCP port that was free a moment ago on 127.0.0.1 (for servers that cannot report port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
+export { freePort };
 
 /** Polls `probe` until it returns a value (not undefined), up to `timeoutMs`. */
 export async function eventually<T>(

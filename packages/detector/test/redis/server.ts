@@ -1,22 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { redisStateSchema, type RedisStateConfig } from "../../src/state/config.ts";
 import { RedisConnection } from "../../src/state/redis/connection.ts";
-
-/** A free TCP port on 127.0.0.1 (redis-server cannot listen on port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "../sinks/peers.ts";
 
 /**
  * Sends an inline command to 127.0.0.1:`port` until the reply holds `until`, then resolves if it
