@@ -5,19 +5,14 @@
  */
 import { ATTR, AUTH_OUTCOME, EVENT, RESOURCE_ATTR } from "../../packages/semconv/src/index.ts";
 import type { SecurityEvent } from "../../packages/detector/src/event.ts";
+import { prng } from "../detector/load/requests.ts";
 
 export const BATCH = 512;
 
 /** `count` batches of BATCH events, the first event at `t0` (ms). */
 export function makeBatches(count: number, t0: number): SecurityEvent[][] {
-  // mulberry32: a small deterministic PRNG
-  let seed = 42;
-  const rnd = (n: number) => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const next = prng(42);
+  const rnd = (n: number) => Math.floor(next() * n);
   const makeEvent = (n: number): SecurityEvent => {
     const time = t0 + n * 2;
     const address = `10.0.${rnd(20)}.${rnd(250)}`;

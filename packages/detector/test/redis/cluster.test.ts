@@ -15,6 +15,7 @@ import { describeAlertStore } from "../alerts/alert-store-suite.ts";
 import { outboxSuite } from "../outbox/outbox-suite.ts";
 import { describeReportStore } from "../report/report-store-suite.ts";
 import { RedisTestCluster } from "./server.ts";
+import { prng } from "../prng.ts";
 
 /**
  * Every Redis store on a real three-node Redis Cluster: the window store's script calls (one per
@@ -28,16 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-function prng(seed: number): (n: number) => number {
-  let s = seed;
-  return (n) => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 const T0 = Date.parse("2026-11-21T10:00:00.000Z");
 

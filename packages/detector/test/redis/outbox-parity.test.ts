@@ -6,6 +6,7 @@ import type { NewDelivery, Outbox } from "../../src/outbox/types.ts";
 import { T0 } from "../alerts/fixtures.ts";
 import { alertOf, letterOf } from "../outbox/outbox-suite.ts";
 import { RedisServer } from "./server.ts";
+import { prng } from "../prng.ts";
 
 /**
  * The Redis outbox against the memory one on the same random operation streams (several owners
@@ -20,16 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
 });
-
-function prng(seed: number): (n: number) => number {
-  let s = seed;
-  return (n) => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 const TYPES: AlertEventType[] = ["alert.created", "alert.updated", "alert.updated", "alert.status_changed"];
 const SINKS = ["hook", "pager"];

@@ -3,6 +3,7 @@ import { MemoryWindowStore } from "../../src/state/memory/store.ts";
 import { RedisWindowStore } from "../../src/state/redis/window-store.ts";
 import { windowGeometry, type StateOp, type WindowGeometry } from "../../src/state/types.ts";
 import { RedisServer } from "./server.ts";
+import { prng } from "../prng.ts";
 
 /**
  * The Redis script against the memory store on the same random op streams: every result (value,
@@ -17,16 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
 });
-
-function prng(seed: number): (n: number) => number {
-  let s = seed;
-  return (n) => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 const T0 = Date.parse("2026-11-21T10:00:00.000Z");
 const GEOMETRIES: WindowGeometry[] = [windowGeometry(60, 10), windowGeometry(300, 60), windowGeometry(10, 0)];
