@@ -260,6 +260,23 @@ local function wrote(r, group, st)
   if st[1] > r.clock then r.clock = st[1] end
 end
 
+-- a read op (codes 2 and 4): the state (buckets from index o) evaluated at each of the op's n
+-- times, unchanged → best, at, its oldest bucket, late
+local function readAt(st, o, t0, n, lateness, bucketMs, span)
+  local late, best, at, bestOldest = 0, -1, nil, nil
+  for i = 1, n do
+    local t = base + ops[t0 + i]
+    if t < st[1] - lateness then
+      late = late + 1
+    else
+      local s = floor(t / bucketMs) * bucketMs
+      local v, oldest = sumRange(st, o, s - span, s)
+      if v >= best then best = v; at = t; bestOldest = oldest end
+    end
+  end
+  return best, at, bestOldest, late
+end
+
 local p = 1
 local nops = #ops
 local lastRule, r, bucketMs, lateness, ttl, span, rstates, rdirty = nil, nil, 0, 0, 0, 0, nil, nil
@@ -388,17 +405,7 @@ while p <= nops do
     result(best, at, bestOldest, bucketMs, late)
     p = t0 + 2 * n + 1
   elseif code == 2 then
-    w = w or { NEG }
-    for i = 1, n do
-      local t = base + ops[t0 + i]
-      if t < w[1] - lateness then
-        late = late + 1
-      else
-        local s = floor(t / bucketMs) * bucketMs
-        local v, o = sumRange(w, W0, s - span, s)
-        if v >= best then best = v; at = t; bestOldest = o end
-      end
-    end
+    best, at, bestOldest, late = readAt(w or { NEG }, W0, t0, n, lateness, bucketMs, span)
     result(best, at, bestOldest, bucketMs, late)
     p = t0 + n + 1
   elseif code == 3 then
@@ -474,17 +481,7 @@ while p <= nops do
     result(best, at, bestOldest, bucketMs, late)
     p = t0 + n + 3
   elseif code == 4 then
-    local d = stateOf(r, group) or { NEG }
-    for i = 1, n do
-      local t = base + ops[t0 + i]
-      if t < d[1] - lateness then
-        late = late + 1
-      else
-        local s = floor(t / bucketMs) * bucketMs
-        local v, o = sumRange(d, D0, s - span, s)
-        if v >= best then best = v; at = t; bestOldest = o end
-      end
-    end
+    best, at, bestOldest, late = readAt(stateOf(r, group) or { NEG }, D0, t0, n, lateness, bucketMs, span)
     result(best, at, bestOldest, bucketMs, late)
     p = t0 + n + 1
   else
