@@ -1,6 +1,12 @@
 import { ALERT_SEVERITIES, ALERT_STATUSES, type AlertSeverity } from "@secmon/semconv";
 import { SecmonError } from "../errors.ts";
-import { callScript, defineScript, toStoreError, type RedisConnection } from "../state/redis/connection.ts";
+import {
+  ConnectionUse,
+  callScript,
+  defineScript,
+  toStoreError,
+  type RedisConnection,
+} from "../state/redis/connection.ts";
 import { alertsBase } from "../state/redis/keys.ts";
 import {
   alertFromFiring,
@@ -294,7 +300,7 @@ export class RedisAlertStore implements AlertStore {
   readonly #newId: AlertIdFactory;
   readonly #budget: number;
   readonly #recording = new Map<string, Promise<void>>();
-  #opened = false;
+  readonly #use: ConnectionUse;
 
   static fromConfig(
     connection: RedisConnection,
@@ -309,6 +315,7 @@ export class RedisAlertStore implements AlertStore {
 
   constructor(options: RedisAlertStoreOptions) {
     this.#conn = options.connection;
+    this.#use = new ConnectionUse(options.connection);
     this.#base = alertsBase(options.connection.prefix);
     this.#retentionMs = (options.retentionSeconds ?? 30 * 86_400) * 1000;
     this.#maxAlerts = options.maxAlerts ?? 10_000;
@@ -317,17 +324,13 @@ export class RedisAlertStore implements AlertStore {
   }
 
   /** Opens the shared connection. */
-  async start(): Promise<void> {
-    if (this.#opened) return;
-    await this.#conn.open();
-    this.#opened = true;
+  start(): Promise<void> {
+    return this.#use.start();
   }
 
   /** Releases the shared connection; idempotent, safe before start. */
   async stop(): Promise<void> {
-    if (!this.#opened) return;
-    this.#opened = false;
-    await this.#conn.close();
+    if (await this.#use.stop()) await this.#conn.close();
   }
 
   /**

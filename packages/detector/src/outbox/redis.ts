@@ -3,6 +3,7 @@ import type { Alert } from "../alerts/types.ts";
 import { SecmonError } from "../errors.ts";
 import {
   callScript,
+  ConnectionUse,
   defineScript,
   toStoreError,
   type RedisConnection,
@@ -458,11 +459,11 @@ export class RedisOutbox implements Outbox {
   readonly deadLetters: DeadLetterStore;
   readonly #conn: RedisConnection;
   readonly #base: string;
-  #state: "new" | "started" | "stopped" = "new";
-  #starting: Promise<void> | undefined;
+  readonly #use: ConnectionUse;
 
   constructor(options: RedisOutboxOptions) {
     this.#conn = options.connection;
+    this.#use = new ConnectionUse(options.connection);
     this.#base = outboxBase(options.connection.prefix);
     this.deadLetters = {
       add: (letter, max) => this.#addLetter(letter, max),
@@ -478,26 +479,12 @@ export class RedisOutbox implements Outbox {
     };
   }
 
-  async start(): Promise<void> {
-    if (this.#state === "started") return;
-    this.#starting ??= this.#conn.open().then(
-      () => {
-        this.#state = "started";
-        this.#starting = undefined;
-      },
-      (err: unknown) => {
-        this.#starting = undefined;
-        throw err;
-      },
-    );
-    return this.#starting;
+  start(): Promise<void> {
+    return this.#use.start();
   }
 
   async stop(): Promise<void> {
-    await this.#starting?.catch(() => {});
-    const started = this.#state === "started";
-    this.#state = "stopped";
-    if (started) await this.#conn.close();
+    if (await this.#use.stop()) await this.#conn.close();
   }
 
   async enqueue(
@@ -615,10 +602,10 @@ export class RedisOutbox implements Outbox {
   }
 
   #open(): void {
-    if (this.#state !== "started") {
+    if (this.#use.state !== "started") {
       throw new SecmonError(
         "SHUTTING_DOWN",
-        this.#state === "stopped" ? "the outbox is closed" : "the outbox is not started",
+        this.#use.state === "stopped" ? "the outbox is closed" : "the outbox is not started",
       );
     }
   }

@@ -1,4 +1,10 @@
-import { callScript, defineScript, toStoreError, type RedisConnection } from "../state/redis/connection.ts";
+import {
+  ConnectionUse,
+  callScript,
+  defineScript,
+  toStoreError,
+  type RedisConnection,
+} from "../state/redis/connection.ts";
 import { reportBase } from "../state/redis/keys.ts";
 import type { TopEntry } from "./space-saving.ts";
 import {
@@ -184,10 +190,11 @@ export class RedisReportStore implements ReportStore {
   readonly #retentionMs: number;
   readonly #clock: () => number;
   readonly #batchTtlMs: number;
-  #opened = false;
+  readonly #use: ConnectionUse;
 
   constructor(options: RedisReportStoreOptions) {
     this.#conn = options.connection;
+    this.#use = new ConnectionUse(options.connection);
     this.#base = reportBase(options.connection.prefix);
     this.#capacity = options.topKCapacity ?? 100;
     this.#retentionMs = (options.retentionHours ?? 30 * 24 + 1) * HOUR_MS;
@@ -196,16 +203,14 @@ export class RedisReportStore implements ReportStore {
       options.appliedBatchTtlMs ?? options.connection.config.applied_batch_ttl_seconds * 1000;
   }
 
-  async start(): Promise<void> {
-    if (this.#opened) return;
-    await this.#conn.open();
-    this.#opened = true;
+  /** Opens the shared connection. */
+  start(): Promise<void> {
+    return this.#use.start();
   }
 
+  /** Releases the shared connection; idempotent, safe before start. */
   async stop(): Promise<void> {
-    if (!this.#opened) return;
-    this.#opened = false;
-    await this.#conn.close();
+    if (await this.#use.stop()) await this.#conn.close();
   }
 
   /**

@@ -278,3 +278,44 @@ export class RedisConnection {
     });
   }
 }
+
+/**
+ * One store's use of a shared RedisConnection. `start()` opens it once: concurrent starts share
+ * the attempt, and a failed one can be tried again. `stop()` waits for a start under way, marks
+ * the use stopped and says whether the connection was taken, so that the store releases it
+ * (after its own drain) exactly once, however many times it is stopped.
+ */
+export class ConnectionUse {
+  state: "new" | "started" | "stopped" = "new";
+  readonly #conn: RedisConnection;
+  #starting: Promise<void> | undefined;
+
+  constructor(conn: RedisConnection) {
+    this.#conn = conn;
+  }
+
+  /** Opens the connection once; `onStarted` runs when this call or a concurrent one made it. */
+  start(onStarted?: () => void): Promise<void> {
+    if (this.state === "started") return Promise.resolve();
+    this.#starting ??= this.#conn.open().then(
+      () => {
+        this.state = "started";
+        this.#starting = undefined;
+        onStarted?.();
+      },
+      (err: unknown) => {
+        this.#starting = undefined;
+        throw err;
+      },
+    );
+    return this.#starting;
+  }
+
+  /** Marks the use stopped; true once, for the call that must close the connection. */
+  async stop(): Promise<boolean> {
+    await this.#starting?.catch(() => {});
+    const started = this.state === "started";
+    this.state = "stopped";
+    return started;
+  }
+}

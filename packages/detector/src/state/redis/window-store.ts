@@ -5,7 +5,7 @@ import calculateSlot from "cluster-key-slot";
 import { SecmonError } from "../../errors.ts";
 import type { Metrics } from "../../metrics/catalog.ts";
 import type { AggregateResult, ApplyOptions, StateOp, StateResult, WindowStore } from "../types.ts";
-import { callScript, defineScript, toStoreError, type RedisConnection } from "./connection.ts";
+import { ConnectionUse, callScript, defineScript, toStoreError, type RedisConnection } from "./connection.ts";
 import { batchKey, clockKey, shardTag, stateHashPrefix, type StateKind } from "./keys.ts";
 import { WINDOW_SCRIPT } from "./window-script.ts";
 
@@ -150,43 +150,30 @@ export class RedisWindowStore implements WindowStore {
   readonly #shards: number;
   /** Rules this store applied ops of (the gauge reports them): kind of state → TTL. */
   readonly #rules = new Map<string, Map<StateKind, number>>();
-  #state: "new" | "started" | "stopped" = "new";
-  #starting: Promise<void> | undefined;
+  readonly #use: ConnectionUse;
   #observing = false;
   readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(options: RedisWindowStoreOptions) {
     this.#conn = options.connection;
+    this.#use = new ConnectionUse(options.connection);
     this.#batchTtl = options.appliedBatchTtlMs ?? options.connection.config.applied_batch_ttl_seconds * 1000;
     this.#extraTtl = options.keyTtlExtraMs ?? options.connection.config.key_ttl_extra_seconds * 1000;
     this.#metrics = options.metrics;
     this.#shards = options.shards ?? defaultShards(options.connection);
   }
 
-  async start(): Promise<void> {
-    if (this.#state === "started") return;
-    this.#starting ??= this.#conn.open().then(
-      () => {
-        this.#state = "started";
-        this.#starting = undefined;
-        if (this.#metrics?.stateGroups && !this.#observing) {
-          this.#metrics.stateGroups.addCallback(this.#observe);
-          this.#observing = true;
-        }
-      },
-      (err: unknown) => {
-        this.#starting = undefined;
-        throw err;
-      },
-    );
-    return this.#starting;
+  start(): Promise<void> {
+    return this.#use.start(() => {
+      if (this.#metrics?.stateGroups && !this.#observing) {
+        this.#metrics.stateGroups.addCallback(this.#observe);
+        this.#observing = true;
+      }
+    });
   }
 
   async stop(): Promise<void> {
-    const wasStarted = this.#state === "started";
-    await this.#starting?.catch(() => {});
-    const started = wasStarted || this.#state === "started";
-    this.#state = "stopped";
+    const started = await this.#use.stop();
     if (this.#observing) {
       this.#metrics?.stateGroups.removeCallback(this.#observe);
       this.#observing = false;
@@ -196,10 +183,10 @@ export class RedisWindowStore implements WindowStore {
   }
 
   async apply(ops: readonly StateOp[], opts: ApplyOptions): Promise<StateResult[]> {
-    if (this.#state !== "started") {
+    if (this.#use.state !== "started") {
       throw new SecmonError(
         "STORE_UNAVAILABLE",
-        `the window store is ${this.#state === "new" ? "not started" : "stopped"}`,
+        `the window store is ${this.#use.state === "new" ? "not started" : "stopped"}`,
       );
     }
     if (ops.length === 0) return [];
@@ -247,7 +234,7 @@ export class RedisWindowStore implements WindowStore {
   }
 
   readonly #observe = async (result: ObservableResult): Promise<void> => {
-    if (this.#state !== "started" || !this.#conn.ready) return;
+    if (this.#use.state !== "started" || !this.#conn.ready) return;
     try {
       for (const [rule, n] of Object.entries(await this.groupCounts())) result.observe(n, { rule });
     } catch {
