@@ -120,6 +120,8 @@ local created, last, updated, updatedAt, cev = ARGV[10], ARGV[11], ARGV[12], ARG
 local closedTtl, max = tonumber(ARGV[15]), tonumber(ARGV[16])
 local bat = ARGV[17]
 local k = akey(id)
+-- a new alert and an open one have no TTL and are in no closed index
+local wasClosed = false
 if mode == 'create' then
   local cur = redis.call('GET', dkey(gk)) or ''
   if cur ~= expect then return 'retry' end
@@ -134,6 +136,7 @@ else
   if not cur[1] then return 'gone' end
   if cur[1] ~= expect then return 'retry' end
   gk = cur[4]
+  wasClosed = isClosed(cur[3])
   redis.call('HSET', k, 'doc', doc, 'sev', sev, 'status', status, 'last', last, 'updated', updated,
     'updated_at', updatedAt)
   if bat ~= '' then redis.call('HSET', k, 'bat', bat) end
@@ -142,17 +145,17 @@ else
     redis.call('ZADD', sskey(status, sev), 0, id)
   end
 end
-local latest = redis.call('GET', dkey(gk)) == id
 if isClosed(status) then
   redis.call('ZADD', base .. 'ix:closed', updated, id)
   redis.call('ZADD', base .. 'ix:closedid', 0, id)
   redis.call('PEXPIRE', k, closedTtl)
-  if latest then redis.call('PEXPIRE', dkey(gk), closedTtl) end
-else
+  if redis.call('GET', dkey(gk)) == id then redis.call('PEXPIRE', dkey(gk), closedTtl) end
+elseif wasClosed then
+  -- reopened: open alerts never expire
   redis.call('ZREM', base .. 'ix:closed', id)
   redis.call('ZREM', base .. 'ix:closedid', id)
   redis.call('PERSIST', k)
-  if latest then redis.call('PERSIST', dkey(gk)) end
+  if redis.call('GET', dkey(gk)) == id then redis.call('PERSIST', dkey(gk)) end
 end
 if mode == 'create' then evict(max) end
 return 'ok'
@@ -276,6 +279,23 @@ export interface RedisAlertStoreOptions {
   readonly listBudget?: number;
 }
 
+/**
+ * A (rule, group)'s latest alert as this process last committed or read it: the id its
+ * deduplication record holds, the alert, the event time of its creating firing (suppression runs
+ * from it) and its batch memo. Committing against it checks it is still current.
+ */
+interface Latest {
+  readonly dedupId: string;
+  readonly alert: Alert | undefined;
+  readonly createdEventTime: number;
+  readonly memo: string;
+}
+
+const NO_ALERT: Latest = { dedupId: "", alert: undefined, createdEventTime: 0, memo: "" };
+
+/** Groups whose latest alert a store keeps in process (a firing of one of them reads nothing). */
+const MAX_LATEST = 1024;
+
 /** Optimistic writes: a write that lost a race re-reads and tries again this often. */
 const MAX_ATTEMPTS = 50;
 const ID_PATTERN = /^alt_[0-9A-Za-z]{1,64}$/;
@@ -287,10 +307,11 @@ function pause(attempt: number): Promise<void> {
 
 /**
  * AlertStore on Redis, shared by every detector replica. Deduplication is exact across replicas:
- * `record` reads the (rule, group)'s latest alert, merges or creates with the pure logic of
- * build.ts, and commits with a script that checks nothing changed in between (the deduplication
- * record for a create, `updated_at` for an update) and otherwise retries: two replicas never
- * create two alerts for one firing; the loser's firing merges into the winner's alert.
+ * `record` reads the (rule, group)'s latest alert (or takes what this process last committed for
+ * it), merges or creates with the pure logic of build.ts, and commits with a script that checks
+ * nothing changed in between (the deduplication record for a create, `updated_at` for an update)
+ * and otherwise reads again and retries: two replicas never create two alerts for one firing; the
+ * loser's firing merges into the winner's alert.
  */
 export class RedisAlertStore implements AlertStore {
   readonly #conn: RedisConnection;
@@ -300,6 +321,8 @@ export class RedisAlertStore implements AlertStore {
   readonly #newId: AlertIdFactory;
   readonly #budget: number;
   readonly #recording = new Map<string, Promise<void>>();
+  /** Latest alert per group key as committed here, least recently committed first. */
+  readonly #latest = new Map<string, Latest>();
   readonly #use: ConnectionUse;
 
   static fromConfig(
@@ -354,39 +377,70 @@ export class RedisAlertStore implements AlertStore {
   }
 
   async #record(firing: Firing, now: number): Promise<RecordResult> {
+    const key = firing.groupKey;
+    let latest = this.#latest.get(key);
+    // a commit against what this process last wrote that fails was stale, not a race: no pause
+    const cached = latest !== undefined;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      if (attempt > 0) await pause(attempt);
-      const peek = (await this.#call(PEEK, [firing.groupKey], "record")) as
-        [string, string | null, string | null, string | null] | null;
-      const current = peek?.[1] ? (JSON.parse(peek[1]) as Alert) : undefined;
-      const memo = peek?.[3] ?? "";
+      if (latest === undefined) {
+        if (attempt > (cached ? 1 : 0)) await pause(attempt);
+        latest = await this.#peek(key);
+      }
+      const current = latest.alert;
       if (current && firing.batchId !== undefined) {
         // a sender's retry of a batch this alert already took: the same answer, nothing counted again
-        const recalled = recalledOutcome(memo, firing.batchId);
+        const recalled = recalledOutcome(latest.memo, firing.batchId);
         if (recalled !== undefined) return { alert: current, outcome: recalled };
       }
-      if (current && firing.lastSeen - Number(peek![2]) < firing.suppressionSeconds * 1000) {
+      let written: Latest;
+      let result: string;
+      if (current && firing.lastSeen - latest.createdEventTime < firing.suppressionSeconds * 1000) {
         const alert = mergeFiring(current, firing, now);
         const outcome = isClosed(alert.status) ? "suppressed" : "updated";
-        const bat = rememberBatch(memo, firing.batchId, outcome);
-        if ((await this.#write("update", alert, firing.groupKey, current.updated_at, 0, bat)) === "ok") {
+        written = { ...latest, alert, memo: rememberBatch(latest.memo, firing.batchId, outcome) };
+        result = await this.#write("update", alert, key, current.updated_at, 0, written.memo);
+        if (result === "ok") {
+          this.#remember(key, written);
           return { alert, outcome };
         }
-        continue;
+      } else {
+        const alert = alertFromFiring(firing, this.#newId(now), now);
+        const memo = rememberBatch("", firing.batchId, "created");
+        written = { dedupId: alert.id, alert, createdEventTime: firing.lastSeen, memo };
+        result = await this.#write("create", alert, key, latest.dedupId, firing.lastSeen, memo);
+        if (result === "ok") {
+          this.#remember(key, written);
+          return { alert, outcome: "created" };
+        }
       }
-      const alert = alertFromFiring(firing, this.#newId(now), now);
-      const bat = rememberBatch("", firing.batchId, "created");
-      const outcome = await this.#write(
-        "create",
-        alert,
-        firing.groupKey,
-        peek?.[0] ?? "",
-        firing.lastSeen,
-        bat,
-      );
-      if (outcome === "ok") return { alert, outcome: "created" };
+      this.#latest.delete(key);
+      latest = undefined;
     }
-    throw new SecmonError("CONFLICT", `alert of ${firing.groupKey} kept changing; retry`);
+    throw new SecmonError("CONFLICT", `alert of ${key} kept changing; retry`);
+  }
+
+  /** The group's latest alert as Redis has it. */
+  async #peek(groupKey: string): Promise<Latest> {
+    const peek = (await this.#call(PEEK, [groupKey], "record")) as
+      [string, string | null, string | null, string | null] | null;
+    if (!peek) return NO_ALERT;
+    return {
+      dedupId: peek[0],
+      // a deduplication record whose alert is gone (purged): a create still replaces it
+      alert: peek[1] ? (JSON.parse(peek[1]) as Alert) : undefined,
+      createdEventTime: Number(peek[2]),
+      memo: peek[3] ?? "",
+    };
+  }
+
+  /** Keeps what was just committed for the group (the most recent MAX_LATEST groups). */
+  #remember(groupKey: string, latest: Latest): void {
+    this.#latest.delete(groupKey);
+    this.#latest.set(groupKey, latest);
+    if (this.#latest.size > MAX_LATEST) {
+      const oldest = this.#latest.keys().next().value;
+      if (oldest !== undefined) this.#latest.delete(oldest);
+    }
   }
 
   async get(id: string): Promise<Alert | undefined> {

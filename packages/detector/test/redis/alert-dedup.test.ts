@@ -79,6 +79,30 @@ describe("RedisAlertStore across replicas", () => {
     }
   });
 
+  it("merges into what another replica or an operator changed since this replica last wrote the alert", async () => {
+    const { stores, stop } = await replicas(2);
+    try {
+      const [a, b] = [stores[0]!, stores[1]!];
+      const { alert } = await a.record(firing({ lastSeen: T0 + 100_000 }), NOW);
+      expect((await b.record(firing({ lastSeen: T0 + 100_001 }), NOW + 1)).alert.count).toBe(2);
+      // a's own copy says count 1: its commit fails, it reads the alert again and merges into it
+      const third = await a.record(firing({ lastSeen: T0 + 100_002 }), NOW + 2);
+      expect(third).toMatchObject({ outcome: "updated", alert: { id: alert.id, count: 3 } });
+      await b.update(alert.id, { status: "investigating", assignee: "bo" }, "bo", NOW + 3);
+      const fourth = await a.record(firing({ lastSeen: T0 + 100_003 }), NOW + 4);
+      expect(fourth.alert).toMatchObject({ count: 4, status: "investigating", assignee: "bo" });
+      // purged elsewhere: the firing creates a new alert instead of updating the gone one
+      await b.update(alert.id, { status: "resolved", resolution: { note: "fixed" } }, "bo", NOW + 5);
+      expect(await b.purge(NOW + 40 * 86_400_000)).toBe(1);
+      const fifth = await a.record(firing({ lastSeen: T0 + 100_004 }), NOW + 6);
+      expect(fifth.outcome).toBe("created");
+      expect(fifth.alert.id).not.toBe(alert.id);
+      expect((await b.list({ limit: 10 })).alerts.map((x) => x.id)).toEqual([fifth.alert.id]);
+    } finally {
+      await stop();
+    }
+  });
+
   it("evicts past max_alerts across replicas, closed first, and keeps the indexes in step", async () => {
     const { stores, stop } = await replicas(2, undefined, 3);
     try {
