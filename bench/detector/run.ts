@@ -38,6 +38,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { RedisServer } from "../../packages/detector/test/redis/server.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(HERE, "..", "RESULTS.md");
@@ -107,8 +108,10 @@ class DetectorProcess {
     this.#child = child;
   }
 
-  static async start(rules: boolean): Promise<DetectorProcess> {
-    const child = fork(join(HERE, "serve-detector.ts"), rules ? [] : ["--no-rules"], {
+  /** `config`: more config sections for the detector (e.g. `state` and `outbox` on Redis). */
+  static async start(rules: boolean, config?: Readonly<Record<string, unknown>>): Promise<DetectorProcess> {
+    const args = [...(rules ? [] : ["--no-rules"]), ...(config ? ["--config", JSON.stringify(config)] : [])];
+    const child = fork(join(HERE, "serve-detector.ts"), args, {
       execArgv: NODE_ARGS,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
@@ -160,6 +163,14 @@ interface EndToEnd {
   client: Record<string, unknown>;
   server: Omit<DetectorStats, "latencies" | "created">;
   latency?: { changes: number; p50: number; p99: number; max: number; created: number; createdP99: number };
+  /** What `probe` measured over the same window (e.g. redis-server's CPU). */
+  probe?: Record<string, unknown>;
+}
+
+/** Something else measured over an end-to-end run's window: started at the mark, read at the end. */
+interface Probe {
+  start(): Promise<void>;
+  end(): Promise<Record<string, unknown>>;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -170,12 +181,18 @@ function percentile(sorted: readonly number[], p: number): number {
  * One end-to-end measurement: a fresh detector, a warm-up from the pre-encoded client, then the
  * measured sender continuing the same stream.
  */
-async function endToEnd(rules: boolean, sender: "client" | "sdk", rate?: number): Promise<EndToEnd> {
-  const detector = await DetectorProcess.start(rules);
+async function endToEnd(
+  rules: boolean,
+  sender: "client" | "sdk",
+  options: { rate?: number; config?: Readonly<Record<string, unknown>>; probe?: Probe } = {},
+): Promise<EndToEnd> {
+  const { rate, config, probe } = options;
+  const detector = await DetectorProcess.start(rules, config);
   try {
     const common = ["--target", detector.grpc, "--start-ms", String(startMs), "--json"];
     const warm = await runJson("load/client.ts", [...common, "--seconds", String(WARMUP)]);
     await detector.mark();
+    await probe?.start();
     const first = String(warm["next"]);
     const client =
       sender === "sdk"
@@ -190,6 +207,7 @@ async function endToEnd(rules: boolean, sender: "client" | "sdk", rate?: number)
           ]);
     const { latencies, created, ...server } = await detector.stats();
     const result: EndToEnd = { client, server };
+    if (probe) result.probe = await probe.end();
     if (rate !== undefined) {
       latencies.sort((a, b) => a - b);
       created.sort((a, b) => a - b);
@@ -208,6 +226,41 @@ async function endToEnd(rules: boolean, sender: "client" | "sdk", rate?: number)
   }
 }
 
+/**
+ * The whole pack end to end with every store on a redis-server of its own (loopback, no
+ * persistence: windows, alerts, report and outbox in Redis), and that server's CPU over the
+ * measured window (INFO cpu).
+ */
+async function endToEndOnRedis(): Promise<EndToEnd> {
+  const server = await RedisServer.start({ args: ["--appendonly", "no"] });
+  const conn = server.connection({ prefix: "probe:" });
+  try {
+    await conn.open();
+    const cpu = async () => {
+      const info = await conn.client.info("cpu");
+      const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? NaN);
+      return field("used_cpu_user") + field("used_cpu_sys");
+    };
+    let before = 0;
+    return await endToEnd(true, "client", {
+      config: { state: { backend: "redis", redis: { url: server.url } }, outbox: { type: "redis" } },
+      probe: {
+        start: async () => {
+          before = await cpu();
+        },
+        end: async () => {
+          const info = await conn.client.info("memory");
+          const usedMemory = Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? NaN);
+          return { redisCpuSeconds: (await cpu()) - before, redisUsedMemory: usedMemory };
+        },
+      },
+    });
+  } finally {
+    await conn.close();
+    await server.stop();
+  }
+}
+
 async function step(name: string): Promise<unknown> {
   switch (name) {
     case "engine":
@@ -220,8 +273,10 @@ async function step(name: string): Promise<unknown> {
       return endToEnd(false, "client");
     case "e2e-sdk":
       return endToEnd(true, "sdk");
+    case "e2e-redis":
+      return endToEndOnRedis();
     case "latency":
-      return endToEnd(true, "client", Number(values.rate));
+      return endToEnd(true, "client", { rate: Number(values.rate) });
     case "clone":
       return runJson("clone.ts", []);
     case "memory":
