@@ -70,6 +70,7 @@ export class MemoryOutbox implements Outbox {
   ): Promise<EnqueueOutcome[]> {
     this.#open();
     return deliveries.map((d) => {
+      if (this.#items.has(d.id) || this.#letters.has(d.id)) return "duplicate";
       if (d.type === "alert.updated") {
         const last = this.#newestOf(d.sink, d.alert.id);
         if (last && last.item.type === "alert.updated" && last.leaseOwner === undefined) {

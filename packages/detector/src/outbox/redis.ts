@@ -144,10 +144,12 @@ local out = {}
 for i = 3 + 2 * nSinks, #ARGV, 7 do
   local id, sink, typ, aid, alert = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local outcome = nil
-  if typ == 'alert.updated' then
+  if redis.call('EXISTS', ik(id)) == 1 or redis.call('EXISTS', lk(id)) == 1 then
+    outcome = 'duplicate'
+  elseif typ == 'alert.updated' then
     local list = ak(sink, aid)
     local last = redis.call('LINDEX', list, -1)
-    if last and last ~= id then
+    if last then
       local f = redis.call('HMGET', ik(last), 'type', 'lo')
       if f[1] == 'alert.updated' and not leased(f[2]) then
         -- the new delivery takes the place of the pending update: same seq, times, attempts

@@ -82,6 +82,9 @@ function prepare(db: DatabaseSync) {
     ),
     coalesce: s(`UPDATE deliveries SET id = ?, alert = ? WHERE seq = ?`),
     depth: s(`SELECT COUNT(*) AS n FROM deliveries WHERE sink = ?`),
+    known: s(
+      `SELECT 1 AS k FROM deliveries WHERE id = ? UNION ALL SELECT 1 AS k FROM dead_letters WHERE id = ? LIMIT 1`,
+    ),
     insert: s(
       `INSERT INTO deliveries (id, sink, type, alert_id, alert, enqueued_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
@@ -226,6 +229,7 @@ export class SqliteOutbox implements Outbox {
         return n;
       };
       return deliveries.map((d): EnqueueOutcome => {
+        if (st.known.get(d.id, d.id) !== undefined) return "duplicate";
         if (d.type === "alert.updated") {
           const newest = st.newestOfAlert.get(d.sink, d.alert.id) as
             Pick<DeliveryRow, "seq" | "type" | "lease_owner"> | undefined;

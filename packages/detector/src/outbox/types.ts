@@ -3,7 +3,7 @@ import type { Alert } from "../alerts/types.ts";
 
 /** One alert change on its way to one sink. The id is stable across retries and replays. */
 export interface Delivery {
-  /** `dlv_` + ULID; sent as X-Secmon-Delivery. */
+  /** `dlv_` + 32 hex digits, one per (sink, alert change): see `deliveryId`; sent as X-Secmon-Delivery. */
   readonly id: string;
   readonly sink: string;
   readonly type: AlertEventType;
@@ -31,9 +31,11 @@ export interface OutboxItem extends NewDelivery {
 
 /**
  * What `enqueue` did with one delivery: stored; merged into the sink's pending update of the same
- * alert (coalescing); or refused because the sink already holds `maxDepth` deliveries.
+ * alert (coalescing); refused because the sink already holds `maxDepth` deliveries; or ignored
+ * because a delivery with its id is already in the outbox or among the dead letters (the same
+ * change handed over again, e.g. for a sender's retry of its batch).
  */
-export type EnqueueOutcome = "queued" | "coalesced" | "full";
+export type EnqueueOutcome = "queued" | "coalesced" | "full" | "duplicate";
 
 export interface ClaimOptions {
   readonly sink: string;
@@ -139,6 +141,8 @@ export interface DeadLetterStore {
  *   strict: `claim` never hands out an item while an older item of the same alert and sink is
  *   still in the outbox (waiting, leased or backing off), except together with it when
  *   `together` is set. `replay` appends at the end.
+ * - Idempotence: a delivery whose id the outbox holds (waiting, leased or backing off) or keeps as
+ *   a dead letter is ignored ("duplicate"); nothing about the held one changes.
  * - Coalescing: an `alert.updated` delivery whose sink's newest item for the same alert is an
  *   `alert.updated` that is not leased replaces that item's id and alert; the item keeps its
  *   place, `enqueuedAt`, `dueAt`, attempts and `firstAttemptAt`. Anything else is appended.

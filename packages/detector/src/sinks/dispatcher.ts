@@ -1,3 +1,4 @@
+import { hash } from "node:crypto";
 import { hostname } from "node:os";
 import type { ObservableCallback } from "@opentelemetry/api";
 import { monotonicFactory } from "ulidx";
@@ -103,6 +104,17 @@ const DEFAULT_SHARED_POLL_MS = 5000;
 const MAX_UNWRITTEN = 100_000;
 
 /**
+ * The id of the delivery of `change` to `sink`: derived from the sink, the change type, the alert
+ * id and its `updated_at` (which every change moves), so that the same change handed over again
+ * (a sender's retry of its batch) gets the same id and the outbox ignores it, and a receiver that
+ * already took it can recognise it by X-Secmon-Delivery.
+ */
+export function deliveryId(sink: string, change: Pick<AlertChange, "type" | "alert">): string {
+  const key = `${sink}\n${change.type}\n${change.alert.id}\n${change.alert.updated_at}`;
+  return `dlv_${hash("sha256", key, "hex").slice(0, 32)}`;
+}
+
+/**
  * Fans alert changes out to sinks through an outbox, without ever blocking the caller. Every
  * (change, sink) delivery is written to the outbox before its first attempt and removed on
  * success, so deliveries survive receiver outages and (with a durable outbox) detector crashes;
@@ -120,7 +132,9 @@ export class SinkDispatcher {
   readonly #clock: () => number;
   readonly #sleep: Sleep;
   readonly #random: () => number;
-  readonly #newId = monotonicFactory();
+  /** Order of the deliveries made here, so that kept ones are written again in change order. */
+  readonly #order = new WeakMap<NewDelivery, number>();
+  #made = 0;
   readonly #abort = new AbortController();
   #stopping = false;
   #stopped: Promise<void> | undefined;
@@ -215,14 +229,16 @@ export class SinkDispatcher {
       for (const lane of this.#lanes.values()) {
         try {
           if (!passes(lane.route.filter, change)) continue;
-          deliveries.push({
-            id: `dlv_${this.#newId(now)}`,
+          const delivery: NewDelivery = {
+            id: deliveryId(lane.name, change),
             sink: lane.name,
             type: change.type,
             alert: change.alert,
             enqueuedAt: now,
             dueAt: now,
-          });
+          };
+          this.#order.set(delivery, this.#made++);
+          deliveries.push(delivery);
         } catch (err) {
           this.#o.onError?.(err);
         }
@@ -379,9 +395,8 @@ export class SinkDispatcher {
 
   #keepUnwritten(deliveries: readonly NewDelivery[]): void {
     this.#unwritten.push(...deliveries);
-    // a batch written again and refused again goes back before what was refused meanwhile:
-    // delivery ids are monotonic, so their order is the order the changes were made
-    this.#unwritten.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    // a batch written again and refused again goes back before what was refused meanwhile
+    this.#unwritten.sort((x, y) => (this.#order.get(x) ?? 0) - (this.#order.get(y) ?? 0));
     if (this.#unwritten.length > MAX_UNWRITTEN) {
       const lost = this.#unwritten.splice(0, this.#unwritten.length - MAX_UNWRITTEN);
       for (const d of lost) this.#o.metrics?.sinkDeliveries.add(1, { sink: d.sink, outcome: "dropped" });
@@ -421,7 +436,9 @@ export class SinkDispatcher {
       if (outcome === "full") {
         this.#deadLetter(d, "queue_full", `queue of ${lane.route.queueCapacity} is full`, 0);
       } else {
-        if (outcome === "coalesced") this.#o.metrics?.sinkDeliveries.add(1, { sink: d.sink, outcome });
+        if (outcome === "coalesced" || outcome === "duplicate") {
+          this.#o.metrics?.sinkDeliveries.add(1, { sink: d.sink, outcome });
+        }
         touched.add(lane);
       }
     });

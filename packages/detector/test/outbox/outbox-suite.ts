@@ -159,6 +159,29 @@ export function outboxSuite(name: string, open: () => Promise<Outbox>): void {
       expect(await box2.enqueue([delivery("alt_x", "alert.status_changed")], unbounded)).toEqual(["queued"]);
     });
 
+    it("ignores a delivery whose id it holds, waiting, leased or as a dead letter", async () => {
+      const box = await open();
+      const created = delivery("alt_a");
+      const update = delivery("alt_a", "alert.updated");
+      // the same delivery twice in one call, and again later: stored once, nothing about it changes
+      expect(await box.enqueue([created, created], unbounded)).toEqual(["queued", "duplicate"]);
+      const again = { ...created, alert: alertOf("alt_a", "brute_force", { count: 9 }), dueAt: T0 + 9 };
+      expect(await box.enqueue([again, update], unbounded)).toEqual(["duplicate", "queued"]);
+      // a pending update handed over again is not coalesced into itself
+      expect(await box.enqueue([update], unbounded)).toEqual(["duplicate"]);
+      expect((await box.backlog())["hook"]?.depth).toBe(2);
+      const [c] = await box.claim(claimAt(T0));
+      expect(c).toMatchObject({ id: created.id, attempts: 1 });
+      expect(c?.alert.count).toBe(1);
+      expect(await box.enqueue([created], unbounded)).toEqual(["duplicate"]);
+      await box.deadLetters.add(letterOf(created), 10);
+      expect(await box.enqueue([created], unbounded)).toEqual(["duplicate"]);
+      expect((await box.backlog())["hook"]?.depth).toBe(1);
+      // once delivered (acknowledged) the id is free again: the receiver deduplicates on it
+      await box.ack(update.id);
+      expect(await box.enqueue([update], unbounded)).toEqual(["queued"]);
+    });
+
     it("refuses deliveries past a sink's bound", async () => {
       const box = await open();
       const limits = { maxDepth: (sink: string) => (sink === "hook" ? 2 : 100) };

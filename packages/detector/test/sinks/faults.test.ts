@@ -42,7 +42,9 @@ describe("delivery faults", () => {
     // an ongoing attack: many updates of the first alert while the receiver is down
     const a = alerts[0]!.alert;
     for (let n = 2; n <= 6; n++) {
-      const u: AlertChange = { type: "alert.updated", alert: { ...a, count: n } };
+      // every change of an alert moves its updated_at
+      const updatedAt = new Date(Date.parse(a.updated_at) + n).toISOString();
+      const u: AlertChange = { type: "alert.updated", alert: { ...a, count: n, updated_at: updatedAt } };
       dispatcher.dispatch([u]);
     }
     await dispatcher.whenIdle();

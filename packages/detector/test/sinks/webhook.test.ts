@@ -3,7 +3,7 @@ import { alertFromFiring } from "../../src/alerts/build.ts";
 import type { AlertChange } from "../../src/alerts/types.ts";
 import { createSinkDispatcher } from "../../src/sinks/build.ts";
 import { webhookSinkSchema, type SinksConfig } from "../../src/sinks/config.ts";
-import type { SinkDispatcher } from "../../src/sinks/dispatcher.ts";
+import { deliveryId, type SinkDispatcher } from "../../src/sinks/dispatcher.ts";
 import { verifySignature } from "../../src/sinks/signature.ts";
 import { firing, manualClock } from "../alerts/fixtures.ts";
 import { testMetrics } from "../alerts/metrics.ts";
@@ -91,7 +91,8 @@ describe("webhook sink", () => {
     expect(receiver.received).toHaveLength(1);
     const r = receiver.received[0]!;
     expect(r.headers["content-type"]).toBe("application/json");
-    expect(r.headers["x-secmon-delivery"]).toMatch(/^dlv_[0-9A-Z]{26}$/);
+    expect(r.headers["x-secmon-delivery"]).toBe(deliveryId("hook", c));
+    expect(r.headers["x-secmon-delivery"]).toMatch(/^dlv_[0-9a-f]{32}$/);
     expect(JSON.parse(r.body)).toEqual({ type: "alert.created", alert: c.alert });
     const sig = r.headers["x-secmon-signature"] as string;
     expect(sig).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
@@ -107,6 +108,30 @@ describe("webhook sink", () => {
     // a rotated secret: any v1 may match
     const [t, v1] = sig.split(",");
     expect(verifySignature(SECRET, `${t},v1=${"0".repeat(64)},${v1}`, r.body, time.clock())).toBe(true);
+  });
+
+  it("gives one alert change one delivery id: handed over again, it is delivered once, or again under the same id", async () => {
+    const { dispatcher, receiver, points } = await setup(undefined);
+    const c = change();
+    const next: AlertChange = {
+      type: "alert.updated",
+      alert: { ...c.alert, count: 2, updated_at: new Date(Date.parse(c.alert.updated_at) + 1).toISOString() },
+    };
+    // a sender's retried batch hands the same change over while its delivery still waits
+    await Promise.all([dispatcher.dispatch([c, next]), dispatcher.dispatch([c])]);
+    await dispatcher.whenIdle();
+    const ids = receiver.received.map((r) => r.headers["x-secmon-delivery"]);
+    expect(ids).toEqual([deliveryId("hook", c), deliveryId("hook", next)]);
+    expect(new Set(ids).size).toBe(2);
+    const outcomes = (await points("secmon_sink_deliveries")).map((p) => [p.attributes["outcome"], p.value]);
+    expect(outcomes).toEqual(expect.arrayContaining([["duplicate", 1]]));
+    // once delivered, the same change handed over again reaches the receiver under the same id
+    await dispatcher.dispatch([next]);
+    await dispatcher.whenIdle();
+    expect(receiver.received.map((r) => r.headers["x-secmon-delivery"])).toEqual([...ids, ids[1]]);
+    // ids differ per sink and per change
+    expect(deliveryId("other", c)).not.toBe(deliveryId("hook", c));
+    expect(deliveryId("hook", { ...c, type: "alert.status_changed" })).not.toBe(deliveryId("hook", c));
   });
 
   it("retries 500s with exponential backoff and full jitter, same delivery id, then succeeds", async () => {
