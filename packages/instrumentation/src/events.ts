@@ -175,9 +175,19 @@ function headerValue(value: string | readonly string[] | undefined): string | un
 /** The method as OTel semconv wants it: an IANA method in upper case, else `_OTHER`. */
 function httpMethod(value: unknown): string {
   if (typeof value !== "string") return "_OTHER";
-  if (HTTP_METHODS.has(value)) return value; // the usual case: no upper-casing
+  // the usual case, without a hash lookup: Node hands out the same interned strings
+  if (value === "GET" || value === "POST") return value;
+  if (HTTP_METHODS.has(value)) return value;
   const upper = value.toUpperCase();
   return HTTP_METHODS.has(upper) ? upper : "_OTHER";
+}
+
+/** `answered <status>` per status code (100–999), built on first use: no number formatting per event. */
+const ANSWERED = new Array<string | undefined>(1000).fill(undefined);
+
+function answered(status: number | undefined): string {
+  if (status === undefined) return "answered without status";
+  return (ANSWERED[status] ??= `answered ${status}`);
 }
 
 /** A route template from a caller: a path pattern (`/users/:id`, `/files/*`), never a query. */
@@ -431,7 +441,7 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
     if (requestSize !== undefined) attributes[ATTR.HTTP_REQUEST_BODY_SIZE] = requestSize;
     const aborted = input.aborted === true;
     const failed = aborted || validStatus === undefined || validStatus >= 400;
-    const outcome = aborted ? "aborted by the client" : `answered ${validStatus ?? "without status"}`;
+    const outcome = aborted ? "aborted by the client" : answered(validStatus);
     const body = `${method} ${route ?? "(no route)"} ${outcome}`;
     emit(EVENT.API_REQUEST, failed ? SEVERITY.WARN : SEVERITY.INFO, body, attributes, input.time);
   });
