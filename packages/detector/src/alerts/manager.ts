@@ -98,7 +98,9 @@ export class AlertManager {
    * Records firings (in order) and returns the changes to deliver: `alert.created` for a new
    * alert, `alert.updated` when an open alert absorbed the firing, nothing when a closed alert
    * inside its suppression period absorbed it. A store failure rejects (STORE_UNAVAILABLE is
-   * retryable, so the sender retries the batch; deduplication makes the retry harmless).
+   * retryable, so the sender retries the batch; deduplication makes the retry harmless). The
+   * firing of a batch the store already recorded gives its change again, so that a delivery lost
+   * between the two is written now (the outbox ignores one it holds), but is not counted again.
    */
   async handle(firings: readonly Firing[]): Promise<AlertChange[]> {
     const changes: AlertChange[] = [];
@@ -115,7 +117,8 @@ export class AlertManager {
       }
       const now = this.#clock();
       const m = this.#metrics;
-      if (m) {
+      // a retried batch's firing was counted (and its latency taken) the first time
+      if (m && !result.repeated) {
         m.alerts.add(1, { rule: firing.rule, severity: result.alert.severity, outcome: result.outcome });
         if (result.outcome === "created") {
           m.detectionLatency.record(Math.max(0, now - firing.lastSeen) / 1000, { rule: firing.rule });

@@ -73,7 +73,7 @@ export class MemoryAlertStore implements AlertStore {
     if (entry && firing.batchId !== undefined) {
       // a sender's retry of a batch this alert already took: the same answer, nothing counted again
       const recalled = recalledOutcome(entry.batches, firing.batchId);
-      if (recalled !== undefined) return { alert: entry.alert, outcome: recalled };
+      if (recalled !== undefined) return { alert: entry.alert, outcome: recalled, repeated: true };
     }
     if (entry && firing.lastSeen - entry.createdEventTime < firing.suppressionSeconds * 1000) {
       entry.alert = mergeFiring(entry.alert, firing, now);

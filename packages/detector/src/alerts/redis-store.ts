@@ -390,7 +390,7 @@ export class RedisAlertStore implements AlertStore {
       if (current && firing.batchId !== undefined) {
         // a sender's retry of a batch this alert already took: the same answer, nothing counted again
         const recalled = recalledOutcome(latest.memo, firing.batchId);
-        if (recalled !== undefined) return { alert: current, outcome: recalled };
+        if (recalled !== undefined) return { alert: current, outcome: recalled, repeated: true };
       }
       let written: Latest;
       let result: string;

@@ -14,6 +14,11 @@ export type RecordOutcome = "created" | "updated" | "suppressed";
 export interface RecordResult {
   readonly alert: Alert;
   readonly outcome: RecordOutcome;
+  /**
+   * The firing's batch was recorded already (a sender's retry): `outcome` is what the firing did
+   * then, `alert` the alert as it is now, and nothing was counted again.
+   */
+  readonly repeated?: boolean;
 }
 
 /** Filters of `list`; every filter is optional, filters combine with AND, values inside one with OR. */

@@ -55,11 +55,17 @@ export function describeAlertStore(name: string, factory: AlertStoreFactory): vo
         expect(first.outcome).toBe("created");
         // the sender retries b1 (its windows were applied, its answer was lost)
         const retry = await store.record(firing({ batchId: "b1" }), NOW + 1000);
-        expect(retry).toMatchObject({ outcome: "created", alert: { id: first.alert.id, count: 1 } });
+        expect(retry).toMatchObject({
+          outcome: "created",
+          alert: { id: first.alert.id, count: 1 },
+          repeated: true,
+        });
+        expect(first.repeated).toBeUndefined();
         const second = await store.record(firing({ batchId: "b2", lastSeen: T0 + 101_000 }), NOW + 2000);
         expect(second).toMatchObject({ outcome: "updated", alert: { id: first.alert.id, count: 2 } });
         const secondRetry = await store.record(firing({ batchId: "b2", lastSeen: T0 + 101_000 }), NOW + 3000);
-        expect(secondRetry).toMatchObject({ outcome: "updated", alert: { count: 2 } });
+        expect(secondRetry).toMatchObject({ outcome: "updated", alert: { count: 2 }, repeated: true });
+        expect(second.repeated).toBeUndefined();
         // without a batch id (replay, tests) every firing counts
         const anonymous = await store.record(firing({ lastSeen: T0 + 102_000 }), NOW + 4000);
         expect(anonymous.alert.count).toBe(3);

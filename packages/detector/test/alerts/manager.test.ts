@@ -30,6 +30,25 @@ describe("AlertManager.handle", () => {
     expect(latency[0]?.value).toMatchObject({ count: 1, sum: 0.95 });
   });
 
+  it("gives a retried batch's change again without counting it again", async () => {
+    const clock = manualClock(T0 + 101_000);
+    const { metrics, points } = testMetrics();
+    const delivered: AlertChange[][] = [];
+    const manager = new AlertManager({
+      store: new MemoryAlertStore(),
+      clock: clock.now,
+      metrics,
+      deliver: async (changes) => void delivered.push([...changes]),
+    });
+    const [first] = await manager.handle([firing({ batchId: "b1" })]);
+    const [again] = await manager.handle([firing({ batchId: "b1" })]);
+    expect(again).toMatchObject({ type: "alert.created", alert: first!.alert });
+    expect(delivered).toHaveLength(2);
+    const counts = await points("secmon_alerts");
+    expect(counts.map((p) => [p.attributes["outcome"], p.value])).toEqual([["created", 1]]);
+    expect((await points("secmon_alert_latency_seconds"))[0]?.value).toMatchObject({ count: 1 });
+  });
+
   it("emits no change when a closed alert absorbs a firing", async () => {
     const clock = manualClock();
     const seen: AlertChange[] = [];
