@@ -1,7 +1,7 @@
 /**
  * Instrumentation benchmark: the cost of one event on the hot path, and the request-rate
  * overhead of the Express middleware, measured in one run on this machine. Loopback only,
- * bounded duration (about two and a half minutes with the defaults). Run it under
+ * bounded duration (about three minutes with the defaults). Run it under
  * `flock /tmp/secmon-bench.lock` on a shared machine, so that benchmarks never overlap.
  *
  *   pnpm --filter @secmon/bench run bench:instrumentation            # print the results
@@ -27,7 +27,8 @@ const WRITE = process.argv.includes("--write");
 const RESULTS = new URL("../RESULTS.md", import.meta.url);
 const SECTION = "## Instrumentation";
 
-type Variant = "plain" | "instrumented";
+type Variant = "plain" | "instrumented" | "sdk-floor";
+const VARIANTS: readonly Variant[] = ["plain", "instrumented", "sdk-floor"];
 
 interface Server {
   readonly child: ChildProcess;
@@ -45,9 +46,13 @@ interface Round {
   readonly round: number;
   readonly plain: LoadResult;
   readonly instrumented: LoadResult;
+  /** The least a middleware emitting the same record through the same SDK does (server.ts). */
+  readonly floor: LoadResult;
   readonly ratio: number;
   /** Server CPU per request, plain over instrumented: the req/s ratio of a server that has the CPU to itself. */
   readonly cpuRatio: number;
+  readonly floorRatio: number;
+  readonly floorCpuRatio: number;
   /** 1-minute load average when the round ended. */
   readonly load: string;
 }
@@ -117,13 +122,21 @@ function report(
   rounds: Round[],
   exported: number,
 ) {
-  const problems = rounds.reduce((sum, r) => sum + r.plain.problems + r.instrumented.problems, 0);
+  const problems = rounds.reduce(
+    (sum, r) => sum + r.plain.problems + r.instrumented.problems + r.floor.problems,
+    0,
+  );
   const ratio = median(rounds.map((r) => r.ratio));
   const overhead = (1 - ratio) * 100;
   const plainCpu = median(rounds.map((r) => r.plain.cpuUsPerRequest));
   const instrumentedCpu = median(rounds.map((r) => r.instrumented.cpuUsPerRequest));
   const cpuRatio = median(rounds.map((r) => r.cpuRatio));
   const cpuOverhead = (1 / cpuRatio - 1) * 100;
+  const floorRatio = median(rounds.map((r) => r.floorRatio));
+  const floorCpu = median(rounds.map((r) => r.floor.cpuUsPerRequest));
+  const floorCpuRatio = median(rounds.map((r) => r.floorCpuRatio));
+  const extraCpu = median(rounds.map((r) => r.instrumented.cpuUsPerRequest - r.plain.cpuUsPerRequest));
+  const extraFloorCpu = median(rounds.map((r) => r.floor.cpuUsPerRequest - r.plain.cpuUsPerRequest));
   const hotApi = hot.find((r) => r.processor.startsWith("Batch") && r.scenario.startsWith("api.request"))!;
   const hotOurs = hot.find((r) => r.processor.startsWith("none") && r.scenario.startsWith("api.request"))!;
   const hotSdk = hot.find(
@@ -164,21 +177,25 @@ function report(
     "### Express hello world, with and without the middleware",
     "",
     `autocannon, ${CONNECTIONS} connections, ${SECONDS} s per run, ${LOAD_ROUNDS} rounds, each server in its`,
-    "own child process, variants interleaved (order alternating per round, after a warm-up run of each).",
+    "own child process, variants interleaved (order rotating per round, after a warm-up run of each).",
     "The instrumented server emits one `api.request` per request through a BatchLogRecordProcessor with",
-    "an exporter that does nothing. autocannon runs on the same 2 cores as the server and as the other",
+    'an exporter that does nothing. The "SDK floor" server does the least any middleware emitting that',
+    "record through the same SDK can do: a listener on the response's close, two clock readings, the",
+    "active context, and the same seven attributes with fixed values, handed over as the instrumentation",
+    "does (no route, address, byte count or scrubbing). autocannon runs on the same 2 cores as the server and as the other",
     "work on the machine, so req/s moves with the load from round to round; the server's CPU time per",
     "request (process.cpuUsage around each run / requests served) moves less. Its ratio (plain over",
     "instrumented, per round) is the req/s ratio of a server that has the CPU to itself.",
     "Goal: < 5 % fewer req/s.",
     "",
-    "| round | plain req/s | instrumented req/s | ratio | plain µs CPU/req | instrumented µs CPU/req | CPU ratio | load |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| round | plain req/s | instrumented req/s | ratio | SDK floor req/s | floor ratio | plain µs CPU/req | instrumented µs CPU/req | CPU ratio | floor µs CPU/req | floor CPU ratio | load |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rounds.map(
       (r) =>
         `| ${r.round} | ${r.plain.rps.toFixed(0)} | ${r.instrumented.rps.toFixed(0)} | ${r.ratio.toFixed(3)} | ` +
+        `${r.floor.rps.toFixed(0)} | ${r.floorRatio.toFixed(3)} | ` +
         `${r.plain.cpuUsPerRequest.toFixed(1)} | ${r.instrumented.cpuUsPerRequest.toFixed(1)} | ` +
-        `${r.cpuRatio.toFixed(3)} | ${r.load} |`,
+        `${r.cpuRatio.toFixed(3)} | ${r.floor.cpuUsPerRequest.toFixed(1)} | ${r.floorCpuRatio.toFixed(3)} | ${r.load} |`,
     ),
     "",
     `- Median req/s ratio **${ratio.toFixed(3)}**: the middleware costs **${overhead.toFixed(1)} %** of req/s ` +
@@ -187,7 +204,12 @@ function report(
     `- Median server CPU per request ${plainCpu.toFixed(1)} µs (plain) and ${instrumentedCpu.toFixed(1)} µs ` +
       `(instrumented); median CPU ratio per round **${cpuRatio.toFixed(3)}**, i.e. ` +
       `**${cpuOverhead >= 0 ? "+" : ""}${cpuOverhead.toFixed(1)} %** CPU per request: ` +
-      `${(100 - cpuRatio * 100).toFixed(1)} % of req/s for a CPU-bound server.`,
+      `${(100 - cpuRatio * 100).toFixed(1)} % of req/s for a CPU-bound server ` +
+      `(median extra CPU per request, paired per round: ${extraCpu.toFixed(1)} µs).`,
+    `- SDK floor: median req/s ratio **${floorRatio.toFixed(3)}** (${((1 - floorRatio) * 100).toFixed(1)} % of req/s), ` +
+      `${floorCpu.toFixed(1)} µs CPU per request, CPU ratio ${floorCpuRatio.toFixed(3)} ` +
+      `(median extra CPU per request ${extraFloorCpu.toFixed(1)} µs): what one record per request through this SDK ` +
+      `costs before any of the instrumentation's own work.`,
     `- One \`api.request\` on the hot path through the batch processor: **${us(hotApi.nsPerEvent)} µs** CPU ` +
       `(goal < 2 µs: ${hotApi.nsPerEvent < 2000 ? "met" : "missed"}); the instrumentation's own work is ` +
       `${us(hotOurs.nsPerEvent)} µs (no-op Logger); the SDK takes ${us(hotSdkFloor.nsPerEvent)} µs for the ` +
@@ -196,10 +218,11 @@ function report(
     "- Where the time goes: the SDK copies each record's attributes into a LogRecordImpl, per attribute an",
     "  options object, a value check that allocates a `WeakSet`, and a keyed store, after an `Object.entries`",
     "  that V8 runs about five times faster when the object's hidden class has an enum cache (the",
-    "  instrumentation fills it before handing attributes over; a plain literal has none). In the",
-    "  server, a CPU profile (`node --cpu-prof`) puts about half of the middleware's main-thread time in",
-    "  the SDK's `logger.emit`; the server's CPU per request also includes garbage collection on helper",
-    "  threads and system time, which such a profile does not show.",
+    "  instrumentation fills it before handing attributes over; a plain literal has none). In the server",
+    "  every step costs several times its hot-loop price: between two events the request's own work",
+    "  (Express, the HTTP parser, a `writev` system call) has evicted the code and data from the caches,",
+    "  so a clock reading costs 0.3–0.9 µs instead of 0.06 µs. `profile.ts` in this folder profiles one",
+    "  server variant under the same load (`node --cpu-prof`, self time per function and per package).",
     "",
   ].join("\n");
 }
@@ -224,30 +247,37 @@ async function main(): Promise<void> {
   const servers: Record<Variant, Server> = {
     plain: await startServer("plain"),
     instrumented: await startServer("instrumented"),
+    "sdk-floor": await startServer("sdk-floor"),
   };
-  for (const variant of ["plain", "instrumented"] as const) await load(servers[variant], 2); // warm-up
+  for (const variant of VARIANTS) await load(servers[variant], 2); // warm-up
   const rounds: Round[] = [];
   for (let round = 1; round <= LOAD_ROUNDS; round++) {
-    const order: Variant[] = round % 2 === 1 ? ["plain", "instrumented"] : ["instrumented", "plain"];
+    const order = VARIANTS.map((_, i) => VARIANTS[(i + round - 1) % VARIANTS.length]!);
     const results: Partial<Record<Variant, LoadResult>> = {};
     for (const variant of order) results[variant] = await load(servers[variant], SECONDS);
     const plain = results.plain!;
     const instrumented = results.instrumented!;
+    const floor = results["sdk-floor"]!;
     rounds.push({
       round,
       plain,
       instrumented,
       ratio: instrumented.rps / plain.rps,
       cpuRatio: plain.cpuUsPerRequest / instrumented.cpuUsPerRequest,
+      floor,
+      floorRatio: floor.rps / plain.rps,
+      floorCpuRatio: plain.cpuUsPerRequest / floor.cpuUsPerRequest,
       load: load1(),
     });
     console.log(
       `  round ${round}: plain ${plain.rps.toFixed(0)} req/s (${plain.cpuUsPerRequest.toFixed(1)} µs CPU/req), ` +
-        `instrumented ${instrumented.rps.toFixed(0)} req/s (${instrumented.cpuUsPerRequest.toFixed(1)} µs CPU/req)`,
+        `instrumented ${instrumented.rps.toFixed(0)} req/s (${instrumented.cpuUsPerRequest.toFixed(1)} µs CPU/req), ` +
+        `SDK floor ${floor.rps.toFixed(0)} req/s (${floor.cpuUsPerRequest.toFixed(1)} µs CPU/req)`,
     );
   }
   const { exported } = await ask<{ exported: number }>(servers.instrumented, "stop");
   await ask(servers.plain, "stop");
+  await ask(servers["sdk-floor"], "stop");
   loads.push(load1());
 
   const markdown = report(started, host, loads, hot, rounds, exported);
