@@ -1,7 +1,7 @@
 /**
  * Instrumentation benchmark: the cost of one event on the hot path, and the request-rate
  * overhead of the Express middleware, measured in one run on this machine. Loopback only,
- * bounded duration (about three minutes with the defaults). Run it under
+ * bounded duration (about four minutes with the defaults). Run it under
  * `flock /tmp/secmon-bench.lock` on a shared machine, so that benchmarks never overlap.
  *
  *   pnpm --filter @secmon/bench run bench:instrumentation            # print the results
@@ -23,6 +23,10 @@ const LOAD_ROUNDS = Number(process.env.BENCH_LOAD_ROUNDS ?? 12);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 200_000);
+/** Warm-up load on each fresh server before it is measured, seconds (CPU per request settles after 4–5 s). */
+const WARM_UP_SECONDS = 5;
+/** Rounds measured on one set of server processes before they are replaced by fresh ones. */
+const ROUNDS_PER_PROCESS = 3;
 const WRITE = process.argv.includes("--write");
 const RESULTS = new URL("../RESULTS.md", import.meta.url);
 const SECTION = "## Instrumentation";
@@ -177,7 +181,9 @@ function report(
     "### Express hello world, with and without the middleware",
     "",
     `autocannon, ${CONNECTIONS} connections, ${SECONDS} s per run, ${LOAD_ROUNDS} rounds, each server in its`,
-    "own child process, variants interleaved (order rotating per round, after a warm-up run of each).",
+    "own child process, variants interleaved (order rotating per round). Fresh processes every",
+    `${ROUNDS_PER_PROCESS} rounds, after a ${WARM_UP_SECONDS} s warm-up of each: two processes of the same code differ by up to`,
+    "±10 µs of CPU per request for their whole life, so the medians are over several processes of each variant.",
     "The instrumented server emits one `api.request` per request through a BatchLogRecordProcessor with",
     'an exporter that does nothing. The "SDK floor" server does the least any middleware emitting that',
     "record through the same SDK can do: a listener on the response's close, two clock readings, the",
@@ -244,14 +250,21 @@ async function main(): Promise<void> {
   loads.push(load1());
 
   console.log(`request rate: ${LOAD_ROUNDS} rounds × ${SECONDS} s per variant, ${CONNECTIONS} connections …`);
-  const servers: Record<Variant, Server> = {
-    plain: await startServer("plain"),
-    instrumented: await startServer("instrumented"),
-    "sdk-floor": await startServer("sdk-floor"),
-  };
-  for (const variant of VARIANTS) await load(servers[variant], 2); // warm-up
   const rounds: Round[] = [];
+  let exported = 0;
+  let servers: Record<Variant, Server> | undefined;
   for (let round = 1; round <= LOAD_ROUNDS; round++) {
+    // fresh server processes every few rounds: one process of the same code can run several µs per
+    // request faster or slower than another for its whole life (where its code and heap landed), so
+    // the medians are over several processes of each variant, not over runs of one of each
+    if (servers === undefined) {
+      servers = {
+        plain: await startServer("plain"),
+        instrumented: await startServer("instrumented"),
+        "sdk-floor": await startServer("sdk-floor"),
+      };
+      for (const variant of VARIANTS) await load(servers[variant], WARM_UP_SECONDS);
+    }
     const order = VARIANTS.map((_, i) => VARIANTS[(i + round - 1) % VARIANTS.length]!);
     const results: Partial<Record<Variant, LoadResult>> = {};
     for (const variant of order) results[variant] = await load(servers[variant], SECONDS);
@@ -274,10 +287,13 @@ async function main(): Promise<void> {
         `instrumented ${instrumented.rps.toFixed(0)} req/s (${instrumented.cpuUsPerRequest.toFixed(1)} µs CPU/req), ` +
         `SDK floor ${floor.rps.toFixed(0)} req/s (${floor.cpuUsPerRequest.toFixed(1)} µs CPU/req)`,
     );
+    if (round % ROUNDS_PER_PROCESS === 0 || round === LOAD_ROUNDS) {
+      exported += (await ask<{ exported: number }>(servers.instrumented, "stop")).exported;
+      await ask(servers.plain, "stop");
+      await ask(servers["sdk-floor"], "stop");
+      servers = undefined;
+    }
   }
-  const { exported } = await ask<{ exported: number }>(servers.instrumented, "stop");
-  await ask(servers.plain, "stop");
-  await ask(servers["sdk-floor"], "stop");
   loads.push(load1());
 
   const markdown = report(started, host, loads, hot, rounds, exported);
