@@ -39,11 +39,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { RedisServer } from "../../packages/detector/test/redis/server.ts";
+import { median, NODE_ARGS, runNodeJson } from "../common.ts";
+import { redisCpuSeconds } from "../redis/info.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(HERE, "..", "RESULTS.md");
 const LOCK = "/tmp/secmon-bench.lock";
-const NODE_ARGS = ["--no-warnings", "--conditions=@secmon/source"];
 
 const { values } = parseArgs({
   // `pnpm run bench:detector -- --write` passes the "--" along
@@ -67,25 +68,9 @@ const ROUNDS = Math.min(Number(values.rounds), 5);
 // ---------------------------------------------------------------------------------------------
 // child processes
 
-/** Runs a node script to its end and returns the last JSON line it printed. */
+/** Runs a script of this directory to its end and returns the last JSON line it printed. */
 function runJson(script: string, args: string[], nodeArgs: string[] = []): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...NODE_ARGS, ...nodeArgs, join(HERE, script), ...args], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      const line = out
-        .trim()
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .pop();
-      if (code !== 0 || line === undefined) reject(new Error(`${script} exited ${code}: ${out.slice(-500)}`));
-      else resolve(JSON.parse(line) as Record<string, unknown>);
-    });
-  });
+  return runNodeJson(join(HERE, script), args, nodeArgs);
 }
 
 interface DetectorStats {
@@ -112,7 +97,7 @@ class DetectorProcess {
   static async start(rules: boolean, config?: Readonly<Record<string, unknown>>): Promise<DetectorProcess> {
     const args = [...(rules ? [] : ["--no-rules"]), ...(config ? ["--config", JSON.stringify(config)] : [])];
     const child = fork(join(HERE, "serve-detector.ts"), args, {
-      execArgv: NODE_ARGS,
+      execArgv: [...NODE_ARGS],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     const d = new DetectorProcess(child);
@@ -233,30 +218,18 @@ async function endToEnd(
  */
 async function endToEndOnRedis(): Promise<EndToEnd> {
   const server = await RedisServer.start({ args: ["--appendonly", "no"] });
-  const conn = server.connection({ prefix: "probe:" });
   try {
-    await conn.open();
-    const cpu = async () => {
-      const info = await conn.client.info("cpu");
-      const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? NaN);
-      return field("used_cpu_user") + field("used_cpu_sys");
-    };
     let before = 0;
     return await endToEnd(true, "client", {
       config: { state: { backend: "redis", redis: { url: server.url } }, outbox: { type: "redis" } },
       probe: {
         start: async () => {
-          before = await cpu();
+          before = await redisCpuSeconds(server);
         },
-        end: async () => {
-          const info = await conn.client.info("memory");
-          const usedMemory = Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? NaN);
-          return { redisCpuSeconds: (await cpu()) - before, redisUsedMemory: usedMemory };
-        },
+        end: async () => ({ redisCpuSeconds: (await redisCpuSeconds(server)) - before }),
       },
     });
   } finally {
-    await conn.close();
     await server.stop();
   }
 }
@@ -341,10 +314,6 @@ function passthrough(): string[] {
   ];
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const say = (line: string) => console.log(line);
 
@@ -377,6 +346,9 @@ if (baselineCommit !== undefined) {
     if (existsSync(modules)) symlinkSync(modules, join(baselineDir, "packages", pkg, "node_modules"));
   }
   cpSync(HERE, join(baselineDir, "bench", "detector"), { recursive: true });
+  // what this benchmark's scripts import from the rest of bench/
+  cpSync(join(HERE, "..", "common.ts"), join(baselineDir, "bench", "common.ts"));
+  cpSync(join(HERE, "..", "redis"), join(baselineDir, "bench", "redis"), { recursive: true });
   symlinkSync(join(root, "bench", "node_modules"), join(baselineDir, "bench", "node_modules"));
   baselineScript = join(baselineDir, "bench", "detector", "run.ts");
   say(`baseline: commit ${baselineCommit} in ${baselineDir}`);

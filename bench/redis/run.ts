@@ -17,7 +17,7 @@
  * Bounded: a fixed number of batches per variant (the naive one: a fixed number of events), and
  * fixed seconds per end-to-end run.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
@@ -30,6 +30,8 @@ import { MemoryWindowStore } from "../../packages/detector/src/state/memory/stor
 import { RedisWindowStore } from "../../packages/detector/src/state/redis/window-store.ts";
 import { windowGeometry, type StateOp, type WindowStore } from "../../packages/detector/src/state/types.ts";
 import { RedisServer } from "../../packages/detector/test/redis/server.ts";
+import { median, runNodeJson } from "../common.ts";
+import { redisCpuSeconds } from "./info.ts";
 import { BATCH, makeBatches } from "./traffic.ts";
 
 const { values } = parseArgs({
@@ -57,19 +59,6 @@ interface Rate {
   readonly nodeMs: number;
   /** CPU time of redis-server per batch, ms (0 for the memory store). */
   readonly redisMs: number;
-}
-
-/** redis-server's CPU seconds so far (INFO cpu: user + sys of the server process). */
-async function redisCpuSeconds(server: RedisServer): Promise<number> {
-  const conn = server.connection({ prefix: "cpu:" });
-  await conn.open();
-  try {
-    const info = await conn.client.info("cpu");
-    const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? NaN);
-    return field("used_cpu_user") + field("used_cpu_sys");
-  } finally {
-    await conn.close();
-  }
 }
 
 /**
@@ -247,38 +236,27 @@ interface EndToEndRun {
   readonly redisCpu: number;
 }
 
-function endToEnd(step: "e2e-rules" | "e2e-redis"): Promise<EndToEndRun> {
+async function endToEnd(step: "e2e-rules" | "e2e-redis"): Promise<EndToEndRun> {
   const script = join(import.meta.dirname, "..", "detector", "run.ts");
-  const args = ["--no-warnings", "--conditions=@secmon/source", script, "--step", step];
-  args.push("--seconds", String(E2E_SECONDS), "--warmup", "3");
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      const line = out.trim().split("\n").pop() ?? "";
-      if (code !== 0 || !line.startsWith("{"))
-        return reject(new Error(`${step} exited ${code}: ${out.slice(-300)}`));
-      const r = JSON.parse(line) as {
-        client: { recordsPerSecond: number };
-        server: { cpuSeconds: number; evaluated: number };
-        probe?: { redisCpuSeconds: number };
-      };
-      const perMillion = (s: number) => (s / r.server.evaluated) * 1e6;
-      resolve({
-        rate: r.client.recordsPerSecond,
-        detectorCpu: perMillion(r.server.cpuSeconds),
-        redisCpu: r.probe ? perMillion(r.probe.redisCpuSeconds) : 0,
-      });
-    });
-  });
+  const r = (await runNodeJson(script, [
+    "--step",
+    step,
+    "--seconds",
+    String(E2E_SECONDS),
+    "--warmup",
+    "3",
+  ])) as {
+    client: { recordsPerSecond: number };
+    server: { cpuSeconds: number; evaluated: number };
+    probe?: { redisCpuSeconds: number };
+  };
+  const perMillion = (s: number) => (s / r.server.evaluated) * 1e6;
+  return {
+    rate: r.client.recordsPerSecond,
+    detectorCpu: perMillion(r.server.cpuSeconds),
+    redisCpu: r.probe ? perMillion(r.probe.redisCpuSeconds) : 0,
+  };
 }
-
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const server = await RedisServer.start({ args: ["--appendonly", "no"] });
 try {
