@@ -132,9 +132,6 @@ export class SinkDispatcher {
   readonly #clock: () => number;
   readonly #sleep: Sleep;
   readonly #random: () => number;
-  /** Order of the deliveries made here, so that kept ones are written again in change order. */
-  readonly #order = new WeakMap<NewDelivery, number>();
-  #made = 0;
   readonly #abort = new AbortController();
   #stopping = false;
   #stopped: Promise<void> | undefined;
@@ -229,16 +226,14 @@ export class SinkDispatcher {
       for (const lane of this.#lanes.values()) {
         try {
           if (!passes(lane.route.filter, change)) continue;
-          const delivery: NewDelivery = {
+          deliveries.push({
             id: deliveryId(lane.name, change),
             sink: lane.name,
             type: change.type,
             alert: change.alert,
             enqueuedAt: now,
             dueAt: now,
-          };
-          this.#order.set(delivery, this.#made++);
-          deliveries.push(delivery);
+          });
         } catch (err) {
           this.#o.onError?.(err);
         }
@@ -372,14 +367,17 @@ export class SinkDispatcher {
     }
   }
 
-  /** Writes deliveries to the outbox; on failure keeps them for #rewrite and rejects retryably. */
-  async #store(deliveries: NewDelivery[]): Promise<void> {
+  /**
+   * Writes deliveries to the outbox; on failure keeps them for #rewrite and rejects retryably.
+   * `kept`: they are kept ones written again, older than any refused meanwhile.
+   */
+  async #store(deliveries: NewDelivery[], kept = false): Promise<void> {
     let outcomes;
     try {
       outcomes = await this.#enqueue(deliveries);
     } catch (err) {
       this.#storeFailed("enqueue", err);
-      this.#keepUnwritten(deliveries);
+      this.#keepUnwritten(deliveries, kept);
       throw new SecmonError("STORE_UNAVAILABLE", "the outbox failed to store alert deliveries", {
         cause: err,
       });
@@ -393,10 +391,10 @@ export class SinkDispatcher {
     });
   }
 
-  #keepUnwritten(deliveries: readonly NewDelivery[]): void {
-    this.#unwritten.push(...deliveries);
-    // a batch written again and refused again goes back before what was refused meanwhile
-    this.#unwritten.sort((x, y) => (this.#order.get(x) ?? 0) - (this.#order.get(y) ?? 0));
+  /** Keeps refused deliveries in change order: kept ones refused again go back before the rest. */
+  #keepUnwritten(deliveries: readonly NewDelivery[], kept: boolean): void {
+    if (kept) this.#unwritten.unshift(...deliveries);
+    else this.#unwritten.push(...deliveries);
     if (this.#unwritten.length > MAX_UNWRITTEN) {
       const lost = this.#unwritten.splice(0, this.#unwritten.length - MAX_UNWRITTEN);
       for (const d of lost) this.#o.metrics?.sinkDeliveries.add(1, { sink: d.sink, outcome: "dropped" });
@@ -420,7 +418,7 @@ export class SinkDispatcher {
         const batch = this.#unwritten;
         this.#unwritten = [];
         // refused again: #store keeps the batch (in order) and counts the failure
-        await this.#store(batch).catch(() => undefined);
+        await this.#store(batch, true).catch(() => undefined);
       }
     } finally {
       this.#rewriting = false;

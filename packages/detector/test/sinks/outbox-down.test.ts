@@ -10,7 +10,7 @@ import { createSinkDispatcher } from "../../src/sinks/build.ts";
 import { webhookSinkSchema } from "../../src/sinks/config.ts";
 import { firing, manualClock } from "../alerts/fixtures.ts";
 import { testMetrics } from "../alerts/metrics.ts";
-import { waitFor } from "./helpers.ts";
+import { change, patched, waitFor } from "./helpers.ts";
 import { startReceiver } from "./receiver.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -26,6 +26,27 @@ class FlakyOutbox extends MemoryOutbox {
     limits: { readonly maxDepth: (sink: string) => number },
   ): Promise<EnqueueOutcome[]> {
     if (this.down) throw new Error("outbox store unreachable");
+    return super.enqueue(deliveries, limits);
+  }
+}
+
+/** An in-memory outbox whose writes, while `down`, wait until the test refuses them (in any order). */
+class GatedOutbox extends MemoryOutbox {
+  down = false;
+  readonly #waiting: ((err: Error) => void)[] = [];
+  get pending(): number {
+    return this.#waiting.length;
+  }
+  /** Refuses the waiting writes, in the order of their indexes (default: oldest first). */
+  refuse(order: readonly number[] = this.#waiting.map((_, i) => i)): void {
+    const waiting = this.#waiting.splice(0);
+    for (const i of order) waiting[i]!(new Error("outbox store unreachable"));
+  }
+  override async enqueue(
+    deliveries: readonly NewDelivery[],
+    limits: { readonly maxDepth: (sink: string) => number },
+  ): Promise<EnqueueOutcome[]> {
+    if (this.down) await new Promise<never>((_, reject) => this.#waiting.push(reject));
     return super.enqueue(deliveries, limits);
   }
 }
@@ -125,6 +146,43 @@ describe("alert deliveries while the outbox is down", () => {
     // the sender's retry is taken now (the alert absorbs it)
     await pipeline.ingest(batch, ctx);
     expect(errors.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("writes kept deliveries again in change order, even when a rewrite is refused after a newer write", async () => {
+    const clock = manualClock();
+    const time = steppedSleep(clock.advance);
+    const receiver = await startReceiver();
+    const outbox = new GatedOutbox();
+    const dispatcher = createSinkDispatcher(
+      [webhookSinkSchema.parse({ type: "webhook", name: "hook", url: receiver.url, secret: { env: "S" } })],
+      { env: { S: "x" }, clock: clock.now, sleep: time.sleep, random: () => 0.5, outbox },
+    );
+    cleanups.push(
+      () => receiver.close(),
+      () => dispatcher.stop(),
+    );
+    await dispatcher.start();
+    const created = change();
+    const updated = patched(created.alert, { assignee: "bo" });
+    outbox.down = true;
+    const first = dispatcher.dispatch([created]).catch(() => undefined);
+    outbox.refuse();
+    await first;
+    // the rewrite of `created` is under way when `updated` is refused; then the rewrite fails too
+    await waitFor(() => {
+      time.tick(1000);
+      return outbox.pending === 1;
+    });
+    const second = dispatcher.dispatch([updated]).catch(() => undefined);
+    await waitFor(() => outbox.pending === 2);
+    outbox.refuse([1, 0]);
+    await second;
+    outbox.down = false;
+    await waitFor(() => {
+      time.tick(1000);
+      return receiver.received.length === 2;
+    });
+    expect(receiver.received.map((r) => JSON.parse(r.body).type)).toEqual([created.type, updated.type]);
   });
 
   it("reports deliveries it could not store before stopping", async () => {
