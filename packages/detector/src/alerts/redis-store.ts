@@ -392,26 +392,28 @@ export class RedisAlertStore implements AlertStore {
         const recalled = recalledOutcome(latest.memo, firing.batchId);
         if (recalled !== undefined) return { alert: current, outcome: recalled, repeated: true };
       }
-      let written: Latest;
+      let written: Latest & { readonly alert: Alert };
+      let outcome: RecordResult["outcome"];
       let result: string;
       if (current && firing.lastSeen - latest.createdEventTime < firing.suppressionSeconds * 1000) {
         const alert = mergeFiring(current, firing, now);
-        const outcome = isClosed(alert.status) ? "suppressed" : "updated";
+        outcome = isClosed(alert.status) ? "suppressed" : "updated";
         written = { ...latest, alert, memo: rememberBatch(latest.memo, firing.batchId, outcome) };
         result = await this.#write("update", alert, key, current.updated_at, 0, written.memo);
-        if (result === "ok") {
-          this.#remember(key, written);
-          return { alert, outcome };
-        }
       } else {
         const alert = alertFromFiring(firing, this.#newId(now), now);
-        const memo = rememberBatch("", firing.batchId, "created");
-        written = { dedupId: alert.id, alert, createdEventTime: firing.lastSeen, memo };
-        result = await this.#write("create", alert, key, latest.dedupId, firing.lastSeen, memo);
-        if (result === "ok") {
-          this.#remember(key, written);
-          return { alert, outcome: "created" };
-        }
+        outcome = "created";
+        written = {
+          dedupId: alert.id,
+          alert,
+          createdEventTime: firing.lastSeen,
+          memo: rememberBatch("", firing.batchId, outcome),
+        };
+        result = await this.#write("create", alert, key, latest.dedupId, firing.lastSeen, written.memo);
+      }
+      if (result === "ok") {
+        this.#remember(key, written);
+        return { alert: written.alert, outcome };
       }
       this.#latest.delete(key);
       latest = undefined;
