@@ -122,6 +122,30 @@ const EMPTY: AggregateResult = Object.freeze({
 });
 
 /**
+ * The largest value a group's window reached over an op's points (the latest of equal ones), where
+ * it was reached, and how many points came too late: what an op answers.
+ */
+class Peak {
+  best = -1;
+  at: number | null = null;
+  oldest: number | null = null;
+  late = 0;
+
+  note(value: number, at: number, oldest: number | null): void {
+    if (value >= this.best) {
+      this.best = value;
+      this.at = at;
+      this.oldest = oldest;
+    }
+  }
+
+  result(): AggregateResult {
+    if (this.at === null) return this.late === 0 ? EMPTY : { ...EMPTY, late: this.late };
+    return { type: "aggregate", value: this.best, at: this.at, oldest: this.oldest, late: this.late };
+  }
+}
+
+/**
  * The embedded window store: everything in process memory, bounded. Each rule tracks at most
  * `maxGroupsPerRule` groups (least recently used evicted, counted in `secmon_state_evictions`),
  * groups whose data left every window are dropped as event time moves on, and a distinct-count
@@ -271,10 +295,7 @@ export class MemoryWindowStore implements WindowStore {
     const r = this.#ruleGroups(op.rule);
     const e = this.#entry(r, op.rule, op.key, WindowEntry, op.ttlMs, true)!;
     const span = spanBuckets(op) * op.bucketMs;
-    let late = 0;
-    let best = -1;
-    let at: number | null = null;
-    let bestOldest: number | null = null;
+    const peak = new Peak();
     let evalBucket = NaN;
     let sum = 0;
     let oldest: number | null = null;
@@ -282,7 +303,7 @@ export class MemoryWindowStore implements WindowStore {
       const t = op.times[i]!;
       const amount = op.amounts[i] ?? 0;
       if (t < e.newest - op.latenessMs) {
-        late++;
+        peak.late++;
         continue;
       }
       if (t > e.newest) {
@@ -300,16 +321,16 @@ export class MemoryWindowStore implements WindowStore {
         sum += amount;
         if (oldest === null || s < oldest) oldest = s;
       }
-      if (sum >= best) {
-        best = sum;
-        at = e.newest;
-        bestOldest = oldest;
-      }
+      peak.note(sum, e.newest, oldest);
     }
+    return this.#finish(r, e, peak);
+  }
+
+  /** After an add op: moves the rule's clock, expires what left every window, answers the peak. */
+  #finish(r: RuleGroups, e: Entry, peak: Peak): AggregateResult {
     if (e.newest > r.newest) r.newest = e.newest;
     this.#expire(r);
-    if (at === null) return late === 0 ? EMPTY : { ...EMPTY, late };
-    return { type: "aggregate", value: best, at, oldest: bestOldest, late };
+    return peak.result();
   }
 
   #windowRead(op: WindowReadOp): AggregateResult {
@@ -328,10 +349,7 @@ export class MemoryWindowStore implements WindowStore {
     const e = this.#entry(r, op.rule, op.key, DistinctEntry, op.ttlMs, true)!;
     const span = spanBuckets(op) * op.bucketMs;
     const max = Math.max(1, op.maxMembers);
-    let late = 0;
-    let best = -1;
-    let at: number | null = null;
-    let bestOldest: number | null = null;
+    const peak = new Peak();
     let evalBucket = NaN;
     let count = 0;
     let oldest: number | null = null;
@@ -340,7 +358,7 @@ export class MemoryWindowStore implements WindowStore {
       const member = op.members[i];
       if (member === undefined) continue;
       if (t < e.newest - op.latenessMs) {
-        late++;
+        peak.late++;
         continue;
       }
       if (t > e.newest) {
@@ -377,16 +395,9 @@ export class MemoryWindowStore implements WindowStore {
         count += delta;
         if (oldest === null || s < oldest) oldest = s;
       }
-      if (count >= best) {
-        best = count;
-        at = e.newest;
-        bestOldest = oldest;
-      }
+      peak.note(count, e.newest, oldest);
     }
-    if (e.newest > r.newest) r.newest = e.newest;
-    this.#expire(r);
-    if (at === null) return late === 0 ? EMPTY : { ...EMPTY, late };
-    return { type: "aggregate", value: best, at, oldest: bestOldest, late };
+    return this.#finish(r, e, peak);
   }
 
   #distinctRead(op: DistinctReadOp): AggregateResult {
@@ -438,24 +449,16 @@ function evaluateOnly(
   newest: number,
   evaluate: (t: number) => [number, number | null],
 ): AggregateResult {
-  let late = 0;
-  let best = -1;
-  let at: number | null = null;
-  let bestOldest: number | null = null;
+  const peak = new Peak();
   for (const t of op.times) {
     if (t < newest - op.latenessMs) {
-      late++;
+      peak.late++;
       continue;
     }
     const [value, oldest] = evaluate(t);
-    if (value >= best) {
-      best = value;
-      at = t;
-      bestOldest = oldest;
-    }
+    peak.note(value, t, oldest);
   }
-  if (at === null) return late === 0 ? EMPTY : { ...EMPTY, late };
-  return { type: "aggregate", value: best, at, oldest: bestOldest, late };
+  return peak.result();
 }
 
 /** Adds `amount` to the bucket starting at `s` in an interleaved [start, amount] array. */
