@@ -371,35 +371,6 @@ function readAnyValue(r: Reader, end: number): AttrValue | undefined {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case T_STRING: {
-        kind = "string";
-        const len = r.size();
-        if (len > LIMITS.maxStringBytes) {
-          tooLong = true;
-          r.skip(len);
-          value = "";
-        } else value = readUtf8(r, len);
-        break;
-      }
-      case T_BOOL:
-        kind = "bool";
-        value = r.bool();
-        break;
-      case T_INT:
-        kind = "int";
-        value = readInt64(r);
-        break;
-      case T_DOUBLE:
-        kind = "double";
-        value = r.double();
-        break;
-      case T_BYTES: {
-        kind = "bytes";
-        const e = enter(r);
-        value = r.buf.toString("base64", r.pos, e);
-        r.pos = e;
-        break;
-      }
       case T_ARRAY: {
         kind = "array";
         const e = enter(r);
@@ -425,8 +396,15 @@ function readAnyValue(r: Reader, end: number): AttrValue | undefined {
         value = undefined;
         break;
       }
-      default:
-        skip(r, tag);
+      default: {
+        const scalar = readScalar(r, tag, LIMITS.maxStringBytes);
+        if (scalar === undefined) skip(r, tag);
+        else {
+          kind = scalarKind;
+          value = scalar;
+          if (scalarTooLong) tooLong = true;
+        }
+      }
     }
   }
   leave(r, end);
@@ -439,6 +417,47 @@ function readAnyValue(r: Reader, end: number): AttrValue | undefined {
 let elementNested = false;
 let elementTooLong = false;
 
+/** What the last {@link readScalar} read: its kind, and whether a string was over the limit. */
+let scalarKind: ValueKind = "empty";
+let scalarTooLong = false;
+
+/**
+ * The scalar of AnyValue field `tag` (string, bool, int, double, or bytes as base64), or undefined,
+ * consuming nothing, when the field is not a scalar. A string longer than `maxStringBytes` is
+ * skipped, not decoded: "" with scalarTooLong set.
+ */
+function readScalar(r: Reader, tag: number, maxStringBytes: number): Scalar | undefined {
+  scalarTooLong = false;
+  switch (tag) {
+    case T_STRING: {
+      scalarKind = "string";
+      const len = r.size();
+      if (len <= maxStringBytes) return readUtf8(r, len);
+      scalarTooLong = true;
+      r.skip(len);
+      return "";
+    }
+    case T_BOOL:
+      scalarKind = "bool";
+      return r.bool();
+    case T_INT:
+      scalarKind = "int";
+      return readInt64(r);
+    case T_DOUBLE:
+      scalarKind = "double";
+      return r.double();
+    case T_BYTES: {
+      scalarKind = "bytes";
+      const e = enter(r);
+      const value = r.buf.toString("base64", r.pos, e);
+      r.pos = e;
+      return value;
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** An array element: a scalar, or undefined (empty, or an array / kvlist, which sets elementNested). */
 function readScalarValue(r: Reader, end: number): Scalar | undefined {
   let value: Scalar | undefined;
@@ -447,38 +466,20 @@ function readScalarValue(r: Reader, end: number): Scalar | undefined {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case T_STRING: {
-        const len = r.size();
-        if (len > LIMITS.maxStringBytes) {
-          elementTooLong = true;
-          r.skip(len);
-          value = "";
-        } else value = readUtf8(r, len);
-        break;
-      }
-      case T_BOOL:
-        value = r.bool();
-        break;
-      case T_INT:
-        value = readInt64(r);
-        break;
-      case T_DOUBLE:
-        value = r.double();
-        break;
-      case T_BYTES: {
-        const e = enter(r);
-        value = r.buf.toString("base64", r.pos, e);
-        r.pos = e;
-        break;
-      }
       case T_ARRAY:
       case T_KVLIST:
         elementNested = true;
         value = undefined;
         r.skip(r.size());
         break;
-      default:
-        skip(r, tag);
+      default: {
+        const scalar = readScalar(r, tag, LIMITS.maxStringBytes);
+        if (scalar === undefined) skip(r, tag);
+        else {
+          value = scalar;
+          if (scalarTooLong) elementTooLong = true;
+        }
+      }
     }
   }
   leave(r, end);
@@ -492,24 +493,6 @@ function readPlain(r: Reader, end: number, depth: number): unknown {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case T_STRING:
-        value = readString(r);
-        break;
-      case T_BOOL:
-        value = r.bool();
-        break;
-      case T_INT:
-        value = readInt64(r);
-        break;
-      case T_DOUBLE:
-        value = r.double();
-        break;
-      case T_BYTES: {
-        const e = enter(r);
-        value = r.buf.toString("base64", r.pos, e);
-        r.pos = e;
-        break;
-      }
       case T_ARRAY: {
         const e = enter(r);
         const values: unknown[] = [];
@@ -554,8 +537,11 @@ function readPlain(r: Reader, end: number, depth: number): unknown {
         value = obj;
         break;
       }
-      default:
-        skip(r, tag);
+      default: {
+        const scalar = readScalar(r, tag, Infinity);
+        if (scalar === undefined) skip(r, tag);
+        else value = scalar;
+      }
     }
   }
   leave(r, end);
