@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { ATTR, EVENT } from "@secmon/semconv";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { SecurityEvent } from "../../src/event.ts";
 import { Pipeline } from "../../src/pipeline.ts";
 import { grpcReceiverSchema, httpReceiverSchema } from "../../src/receiver/config.ts";
@@ -14,11 +14,9 @@ import { OtlpHttpReceiver } from "../../src/receiver/otlp-http.ts";
 import type { RecordSpec } from "./fixtures.ts";
 import { failedLogin, jsonRequest, protobufRequest } from "./fixtures.ts";
 import { TestMetrics } from "./harness.ts";
+import { cleanupAfterEach } from "./receiver-suite.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupAfterEach();
 
 interface Mix {
   records: RecordSpec[];

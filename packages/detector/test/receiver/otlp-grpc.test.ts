@@ -5,46 +5,27 @@ import * as grpc from "@grpc/grpc-js";
 import { ExportResultCode } from "@opentelemetry/core";
 import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc";
 import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
-import { ATTR, AUTH_OUTCOME, AUTHZ_DECISION, EVENT } from "@secmon/semconv";
-import { afterEach, describe, expect, it } from "vitest";
+import { ATTR, EVENT } from "@secmon/semconv";
+import { describe, expect, it } from "vitest";
 import { grpcReceiverSchema } from "../../src/receiver/config.ts";
-import type { GrpcReceiverConfig } from "../../src/receiver/config.ts";
 import { LOGS_EXPORT_PATH, OtlpGrpcReceiver } from "../../src/receiver/otlp-grpc.ts";
-import { SPAN_ID, TRACE_ID, failedLogin, protobufRequest } from "./fixtures.ts";
-import { RecordingIngestor, TestMetrics } from "./harness.ts";
-import { exportThrough, makeCerts, tracedContext } from "./sdk.ts";
+import { failedLogin, protobufRequest } from "./fixtures.ts";
+import type { BuildReceiver } from "./receiver-suite.ts";
+import { expectSecurityEventsReceived, receiverHarness, securityEvents } from "./receiver-suite.ts";
+import { exportThrough, makeCerts } from "./sdk.ts";
 
 type Compression = NonNullable<ConstructorParameters<typeof OTLPLogExporter>[0]>["compression"];
 const GZIP = "gzip" as Compression;
 const TOKEN = "s3cret-token";
 
-interface Setup {
-  receiver: OtlpGrpcReceiver;
-  ingestor: RecordingIngestor;
-  metrics: TestMetrics;
-  url: string;
-}
+const build: BuildReceiver<OtlpGrpcReceiver> = (config, deps) =>
+  new OtlpGrpcReceiver({ config: grpcReceiverSchema.parse({ endpoint: "127.0.0.1:0", ...config }), ...deps });
+const receivers = receiverHarness(build, TOKEN);
+const { cleanups } = receivers;
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-async function setup(overrides: Record<string, unknown> = {}, now = () => 1_900_000_000_000): Promise<Setup> {
-  const ingestor = new RecordingIngestor();
-  const metrics = new TestMetrics();
-  const config: GrpcReceiverConfig = grpcReceiverSchema.parse({ endpoint: "127.0.0.1:0", ...overrides });
-  const receiver = new OtlpGrpcReceiver({
-    config,
-    ingestor,
-    metrics: metrics.metrics,
-    now,
-    resolveSecret: () => TOKEN,
-  });
-  await receiver.start();
-  cleanups.push(() => metrics.stop());
-  cleanups.push(() => receiver.stop());
-  return { receiver, ingestor, metrics, url: `http://127.0.0.1:${receiver.port}` };
+async function setup(overrides: Record<string, unknown> = {}) {
+  const started = await receivers.start(overrides);
+  return { ...started, url: `http://127.0.0.1:${started.receiver.port}` };
 }
 
 function exporter(url: string, options: Partial<ConstructorParameters<typeof OTLPLogExporter>[0]> = {}) {
@@ -73,69 +54,11 @@ function rawClient(port: number | undefined, creds = grpc.credentials.createInse
     });
 }
 
-const securityEvents = [
-  {
-    eventName: EVENT.AUTH_LOGIN,
-    severityNumber: 13,
-    severityText: "WARN",
-    body: "login failed: invalid credentials",
-    attributes: { [ATTR.CLIENT_ADDRESS]: "203.0.113.7", [ATTR.AUTH_OUTCOME]: AUTH_OUTCOME.FAILURE },
-    context: tracedContext,
-  },
-  {
-    eventName: EVENT.API_REQUEST,
-    attributes: {
-      [ATTR.HTTP_RESPONSE_STATUS_CODE]: 404,
-      [ATTR.HTTP_SERVER_REQUEST_DURATION]: 0.125,
-      [ATTR.HTTP_RESPONSE_BODY_SIZE]: 123_456_789_012,
-    },
-  },
-  {
-    eventName: EVENT.AUTHZ_DECISION,
-    attributes: {
-      [ATTR.AUTHZ_DECISION]: AUTHZ_DECISION.DENY,
-      [ATTR.AUTHZ_MISSING_PERMISSIONS]: ["admin", "ops"],
-    },
-  },
-  { body: "not a security event" },
-];
-
 describe("OtlpGrpcReceiver", () => {
   for (const compression of [undefined, GZIP]) {
     it(`receives events from the real OTLP/gRPC exporter (compression: ${compression ?? "none"})`, async () => {
-      const { ingestor, metrics, url } = await setup();
-      const result = await exportThrough(exporter(url, { compression }), securityEvents);
-      expect(result.code).toBe(ExportResultCode.SUCCESS);
-      expect(ingestor.accepted).toHaveLength(1);
-      const { batch, ctx } = ingestor.accepted[0]!;
-      expect(ctx).toMatchObject({ transport: "grpc", receivedAt: 1_900_000_000_000 });
-      expect(ctx.batchId).toMatch(/^[A-Za-z0-9_-]{22}$/);
-      expect(batch.ignored).toBe(1);
-      expect(batch.events.map((e) => e.name)).toEqual([
-        EVENT.AUTH_LOGIN,
-        EVENT.API_REQUEST,
-        EVENT.AUTHZ_DECISION,
-      ]);
-      const [login, api, authz] = batch.events;
-      expect(login).toMatchObject({
-        service: "checkout",
-        traceId: TRACE_ID,
-        spanId: SPAN_ID,
-        severityNumber: 13,
-      });
-      expect(api?.attributes).toEqual({
-        [ATTR.HTTP_RESPONSE_STATUS_CODE]: 404,
-        [ATTR.HTTP_SERVER_REQUEST_DURATION]: 0.125,
-        [ATTR.HTTP_RESPONSE_BODY_SIZE]: 123_456_789_012,
-      });
-      expect(authz?.attributes[ATTR.AUTHZ_MISSING_PERMISSIONS]).toEqual(["admin", "ops"]);
-      expect(await metrics.sum("secmon_receiver_requests", { transport: "grpc", outcome: "ok" })).toBe(1);
-      expect(await metrics.points("secmon_events_received")).toEqual({
-        "event_name=auth.login,service=checkout": 1,
-        "event_name=api.request,service=checkout": 1,
-        "event_name=authz.decision,service=checkout": 1,
-      });
-      expect(await metrics.sum("secmon_events_ignored")).toBe(1);
+      const started = await setup();
+      await expectSecurityEventsReceived(exporter(started.url, { compression }), started, "grpc");
     });
   }
 
@@ -265,44 +188,15 @@ describe("OtlpGrpcReceiver", () => {
     expect(session.state.remoteWindowSize).toBe(8 * 1024 * 1024);
   });
 
-  it("fails to start with CONFIG_INVALID when the endpoint is taken", async () => {
-    const { receiver } = await setup();
-    const second = new OtlpGrpcReceiver({
-      config: grpcReceiverSchema.parse({ endpoint: `127.0.0.1:${receiver.port}` }),
-      ingestor: new RecordingIngestor(),
-      metrics: new TestMetrics().metrics,
-    });
-    await expect(second.start()).rejects.toMatchObject({ code: "CONFIG_INVALID" });
-    await second.stop();
-  });
-
-  it("does not listen when disabled", async () => {
-    const { receiver } = await setup({ enabled: false });
-    expect(receiver.port).toBeUndefined();
-  });
+  receivers.startupTests();
 
   it("stop() is safe before start, idempotent, and drains calls in flight", async () => {
-    const idle = new OtlpGrpcReceiver({
-      config: grpcReceiverSchema.parse({ endpoint: "127.0.0.1:0" }),
-      ingestor: new RecordingIngestor(),
-      metrics: new TestMetrics().metrics,
-    });
-    await idle.stop();
-    await idle.stop();
-
-    const { receiver, ingestor, url } = await setup();
-    const gate = ingestor.hold();
-    const pending = exportThrough(exporter(url), securityEvents);
-    await gate.arrived;
-    const stopped = receiver.stop();
-    let stopDone = false;
-    void stopped.then(() => (stopDone = true));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(stopDone).toBe(false);
-    gate.release();
-    expect((await pending).code).toBe(ExportResultCode.SUCCESS);
-    await stopped;
-    await receiver.stop();
-    expect(ingestor.accepted).toHaveLength(1);
+    const started = await setup();
+    const result = await receivers.expectStopDrains(
+      () => exportThrough(exporter(started.url), securityEvents),
+      () => new Promise((resolve) => setImmediate(resolve)),
+      started,
+    );
+    expect(result.code).toBe(ExportResultCode.SUCCESS);
   });
 });

@@ -6,45 +6,32 @@ import { ExportResultCode } from "@opentelemetry/core";
 import { OTLPLogExporter as JsonExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { OTLPLogExporter as ProtoExporter } from "@opentelemetry/exporter-logs-otlp-proto";
 import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
-import { ATTR, AUTH_OUTCOME, AUTHZ_DECISION, EVENT } from "@secmon/semconv";
+import { ATTR, EVENT } from "@secmon/semconv";
 import pb from "protobufjs/minimal.js";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { httpReceiverSchema } from "../../src/receiver/config.ts";
-import type { HttpReceiverConfig } from "../../src/receiver/config.ts";
 import { OtlpHttpReceiver } from "../../src/receiver/otlp-http.ts";
-import { SPAN_ID, TRACE_ID, failedLogin, jsonRequest, protobufRequest } from "./fixtures.ts";
-import { RecordingIngestor, TestMetrics } from "./harness.ts";
-import { exportThrough, makeCerts, tracedContext } from "./sdk.ts";
+import { failedLogin, jsonRequest, protobufRequest } from "./fixtures.ts";
+import type { BuildReceiver } from "./receiver-suite.ts";
+import { expectSecurityEventsReceived, receiverHarness, securityEvents } from "./receiver-suite.ts";
+import { exportThrough, makeCerts } from "./sdk.ts";
 
 type ExporterConfig = NonNullable<ConstructorParameters<typeof JsonExporter>[0]>;
 const GZIP = "gzip" as ExporterConfig["compression"];
 const TOKEN = "http-s3cret";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const build: BuildReceiver<OtlpHttpReceiver> = (config, deps) =>
+  new OtlpHttpReceiver({
+    config: httpReceiverSchema.parse({ endpoint: "127.0.0.1:0", retry_after_seconds: 0, ...config }),
+    ...deps,
+  });
+const receivers = receiverHarness(build, TOKEN);
+const { cleanups } = receivers;
 
 async function setup(overrides: Record<string, unknown> = {}) {
-  const ingestor = new RecordingIngestor();
-  const metrics = new TestMetrics();
-  const config: HttpReceiverConfig = httpReceiverSchema.parse({
-    endpoint: "127.0.0.1:0",
-    retry_after_seconds: 0,
-    ...overrides,
-  });
-  const receiver = new OtlpHttpReceiver({
-    config,
-    ingestor,
-    metrics: metrics.metrics,
-    now: () => 1_900_000_000_000,
-    resolveSecret: () => TOKEN,
-  });
-  await receiver.start();
-  cleanups.push(() => metrics.stop());
-  cleanups.push(() => receiver.stop());
-  const port = receiver.port;
-  return { receiver, ingestor, metrics, port, url: `http://127.0.0.1:${port}/v1/logs` };
+  const started = await receivers.start(overrides);
+  const port = started.receiver.port;
+  return { ...started, port, url: `http://127.0.0.1:${port}/v1/logs` };
 }
 
 function json(url: string, options: Partial<ExporterConfig> = {}) {
@@ -109,29 +96,6 @@ function decodeStatus(bytes: Buffer): { code: number; message: string } {
 const PROTOBUF = { "Content-Type": "application/x-protobuf" };
 const JSON_TYPE = { "Content-Type": "application/json" };
 
-const securityEvents = [
-  {
-    eventName: EVENT.AUTH_LOGIN,
-    severityNumber: 13,
-    body: "login failed: invalid credentials",
-    attributes: { [ATTR.CLIENT_ADDRESS]: "203.0.113.7", [ATTR.AUTH_OUTCOME]: AUTH_OUTCOME.FAILURE },
-    context: tracedContext,
-  },
-  {
-    eventName: EVENT.API_REQUEST,
-    attributes: {
-      [ATTR.HTTP_RESPONSE_STATUS_CODE]: 404,
-      [ATTR.HTTP_SERVER_REQUEST_DURATION]: 0.125,
-      [ATTR.HTTP_RESPONSE_BODY_SIZE]: 123_456_789_012,
-    },
-  },
-  {
-    eventName: EVENT.AUTHZ_DECISION,
-    attributes: { [ATTR.AUTHZ_DECISION]: AUTHZ_DECISION.DENY, [ATTR.AUTHZ_MISSING_PERMISSIONS]: ["admin"] },
-  },
-  { body: "not a security event" },
-];
-
 describe("OtlpHttpReceiver", () => {
   const senders = [
     ["JSON", json],
@@ -140,33 +104,8 @@ describe("OtlpHttpReceiver", () => {
   for (const [kind, make] of senders) {
     for (const compression of [undefined, GZIP]) {
       it(`receives events from the real OTLP/HTTP ${kind} exporter (compression: ${compression ?? "none"})`, async () => {
-        const { ingestor, metrics, url } = await setup();
-        const result = await exportThrough(make(url, { compression }), securityEvents);
-        expect(result.code).toBe(ExportResultCode.SUCCESS);
-        expect(ingestor.accepted).toHaveLength(1);
-        const { batch, ctx } = ingestor.accepted[0]!;
-        expect(ctx).toMatchObject({ transport: "http", receivedAt: 1_900_000_000_000 });
-        expect(batch.ignored).toBe(1);
-        const [login, api, authz] = batch.events;
-        expect(batch.events.map((e) => e.name)).toEqual([
-          EVENT.AUTH_LOGIN,
-          EVENT.API_REQUEST,
-          EVENT.AUTHZ_DECISION,
-        ]);
-        expect(login).toMatchObject({
-          service: "checkout",
-          traceId: TRACE_ID,
-          spanId: SPAN_ID,
-          severityNumber: 13,
-        });
-        expect(api?.attributes).toEqual({
-          [ATTR.HTTP_RESPONSE_STATUS_CODE]: 404,
-          [ATTR.HTTP_SERVER_REQUEST_DURATION]: 0.125,
-          [ATTR.HTTP_RESPONSE_BODY_SIZE]: 123_456_789_012,
-        });
-        expect(authz?.attributes[ATTR.AUTHZ_MISSING_PERMISSIONS]).toEqual(["admin"]);
-        expect(await metrics.sum("secmon_receiver_requests", { transport: "http", outcome: "ok" })).toBe(1);
-        expect(await metrics.sum("secmon_events_received", { service: "checkout" })).toBe(3);
+        const started = await setup();
+        await expectSecurityEventsReceived(make(started.url, { compression }), started, "http");
       });
     }
   }
@@ -329,48 +268,20 @@ describe("OtlpHttpReceiver", () => {
     expect(mtls.ingestor.accepted).toHaveLength(1);
   });
 
-  it("fails to start with CONFIG_INVALID when the endpoint is taken", async () => {
-    const { receiver } = await setup();
-    const second = new OtlpHttpReceiver({
-      config: httpReceiverSchema.parse({ endpoint: `127.0.0.1:${receiver.port}` }),
-      ingestor: new RecordingIngestor(),
-      metrics: new TestMetrics().metrics,
-    });
-    await expect(second.start()).rejects.toMatchObject({ code: "CONFIG_INVALID" });
-    await second.stop();
-  });
-
-  it("does not listen when disabled", async () => {
-    const { receiver } = await setup({ enabled: false });
-    expect(receiver.port).toBeUndefined();
-  });
+  receivers.startupTests();
 
   it("stop() is safe before start, idempotent, drains requests in flight and refuses new ones", async () => {
-    const idle = new OtlpHttpReceiver({
-      config: httpReceiverSchema.parse({ endpoint: "127.0.0.1:0" }),
-      ingestor: new RecordingIngestor(),
-      metrics: new TestMetrics().metrics,
-    });
-    await idle.stop();
-    await idle.stop();
-
-    const { receiver, ingestor, port } = await setup();
-    const gate = ingestor.hold();
-    const pending = post(port, protobufRequest([failedLogin("192.0.2.7")]), PROTOBUF);
-    await gate.arrived;
-    const stopped = receiver.stop();
-    let stopDone = false;
-    void stopped.then(() => (stopDone = true));
-    await expect(post(port, protobufRequest([failedLogin("192.0.2.8")]), PROTOBUF)).rejects.toThrow(
-      /ECONNREFUSED/,
+    const started = await setup();
+    const port = started.port;
+    const reply = await receivers.expectStopDrains(
+      () => post(port, protobufRequest([failedLogin("192.0.2.7")]), PROTOBUF),
+      () =>
+        expect(post(port, protobufRequest([failedLogin("192.0.2.8")]), PROTOBUF)).rejects.toThrow(
+          /ECONNREFUSED/,
+        ),
+      started,
     );
-    expect(stopDone).toBe(false);
-    gate.release();
-    const reply = await pending;
     expect(reply.status).toBe(200);
     expect(reply.headers["connection"]).toBe("close");
-    await stopped;
-    await receiver.stop();
-    expect(ingestor.accepted).toHaveLength(1);
   });
 });
