@@ -1,8 +1,8 @@
-import { ATTR, ATTR_EVENT_NAME, AUTHZ_DECISION, EVENT, RESOURCE_ATTR } from "@secmon/semconv";
+import { ATTR, ATTR_EVENT_NAME, EVENT, RESOURCE_ATTR } from "@secmon/semconv";
 import { describe, expect, it } from "vitest";
 import { SecmonError } from "../../src/errors.ts";
 import { decodeLogsJson } from "../../src/receiver/decode-json.ts";
-import { SPAN_ID, TRACE_ID, failedLogin, jsonRequest } from "./fixtures.ts";
+import { SDK_CASES, SPAN_ID, TRACE_ID, expectSdkCasesDecoded, jsonRequest } from "./fixtures.ts";
 
 const ARRIVAL = 1_800_000_000_000;
 
@@ -29,55 +29,7 @@ function record(attributes: unknown[], extra: Record<string, unknown> = {}): unk
 
 describe("decodeLogsJson", () => {
   it("decodes what the OpenTelemetry SDK's JSON serializer writes", () => {
-    const batch = decodeLogsJson(
-      jsonRequest([
-        { ...failedLogin("203.0.113.7", "f00d"), traced: true },
-        {
-          eventName: EVENT.API_REQUEST,
-          timeMs: 1_700_000_000_500,
-          attributes: {
-            [ATTR.HTTP_RESPONSE_STATUS_CODE]: 404,
-            [ATTR.HTTP_SERVER_REQUEST_DURATION]: 0.25,
-            [ATTR.URL_PATH]: "/admin",
-          },
-        },
-        {
-          eventName: EVENT.AUTHZ_DECISION,
-          attributes: {
-            [ATTR.AUTHZ_DECISION]: AUTHZ_DECISION.DENY,
-            [ATTR.AUTHZ_MISSING_PERMISSIONS]: ["admin", "billing"],
-          },
-        },
-      ]),
-      ARRIVAL,
-    );
-    expect(batch.ignored).toBe(0);
-    expect(batch.rejected).toEqual({});
-    expect(batch.events.map((e) => e.name)).toEqual([
-      EVENT.AUTH_LOGIN,
-      EVENT.API_REQUEST,
-      EVENT.AUTHZ_DECISION,
-    ]);
-    const [login, api, authz] = batch.events;
-    expect(login).toMatchObject({
-      time: 1_700_000_000_123,
-      service: "checkout",
-      severityNumber: 13,
-      severityText: "WARN",
-      body: "login failed: invalid credentials",
-      traceId: TRACE_ID,
-      spanId: SPAN_ID,
-      attributes: { [ATTR.CLIENT_ADDRESS]: "203.0.113.7", [ATTR.USER_HASH]: "f00d" },
-    });
-    expect(login?.resource).toEqual({ [RESOURCE_ATTR.SERVICE_NAME]: "checkout" });
-    expect(api?.time).toBe(1_700_000_000_500);
-    expect(api?.traceId).toBeUndefined();
-    expect(api?.attributes).toEqual({
-      [ATTR.HTTP_RESPONSE_STATUS_CODE]: 404,
-      [ATTR.HTTP_SERVER_REQUEST_DURATION]: 0.25,
-      [ATTR.URL_PATH]: "/admin",
-    });
-    expect(authz?.attributes[ATTR.AUTHZ_MISSING_PERMISSIONS]).toEqual(["admin", "billing"]);
+    expectSdkCasesDecoded(decodeLogsJson(jsonRequest(SDK_CASES), ARRIVAL));
   });
 
   it("shares one frozen resource object between the records of a ResourceLogs", () => {

@@ -1,11 +1,9 @@
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { ATTR, ATTR_EVENT_NAME, AUTHZ_DECISION, EVENT, RESOURCE_ATTR } from "@secmon/semconv";
+import { ATTR, ATTR_EVENT_NAME, EVENT, RESOURCE_ATTR } from "@secmon/semconv";
 import { describe, expect, it } from "vitest";
 import { SecmonError } from "../../src/errors.ts";
 import { decodeLogsJson } from "../../src/receiver/decode-json.ts";
 import { decodeLogsProtobuf } from "../../src/receiver/decode-protobuf.ts";
-import type { RecordSpec } from "./fixtures.ts";
-import { SPAN_ID, TRACE_ID, failedLogin, jsonRequest, protobufRequest } from "./fixtures.ts";
+import { SDK_CASES, expectSdkCasesDecoded, failedLogin, jsonRequest, protobufRequest } from "./fixtures.ts";
 import {
   anyValue,
   concat,
@@ -46,70 +44,12 @@ function expectMalformed(bytes: Uint8Array, what: string): void {
   expect((thrown as SecmonError).code, what).toBe("OTLP_MALFORMED");
 }
 
-const SDK_CASES: RecordSpec[] = [
-  { ...failedLogin("203.0.113.7", "f00d"), traced: true },
-  {
-    eventName: EVENT.API_REQUEST,
-    timeMs: 1_700_000_000_500,
-    attributes: {
-      [ATTR.HTTP_RESPONSE_STATUS_CODE]: 404,
-      [ATTR.HTTP_SERVER_REQUEST_DURATION]: 0.25,
-      [ATTR.HTTP_RESPONSE_BODY_SIZE]: 5_000_000_000,
-      [ATTR.URL_PATH]: "/admin/ünïcode",
-      "custom.negative": -12,
-    },
-  },
-  {
-    eventName: EVENT.AUTHZ_DECISION,
-    attributes: { [ATTR.AUTHZ_DECISION]: AUTHZ_DECISION.DENY, [ATTR.AUTHZ_MISSING_PERMISSIONS]: ["admin"] },
-    body: { reason: "role", roles: ["a", 1, true] },
-  },
-  { eventName: "custom.thing", body: 42, attributes: { flags: [true, false], "tenant.tier": 3 } },
-  { attributes: { [ATTR_EVENT_NAME]: EVENT.AUTH_LOGOUT } },
-  { body: "GET / 200" },
-  { eventName: EVENT.API_REQUEST, attributes: { [ATTR.HTTP_RESPONSE_STATUS_CODE]: "oops" } },
-  { eventName: EVENT.AUTH_LOGIN, resource: resourceFromAttributes({}) },
-  {
-    eventName: EVENT.DATA_ACCESS,
-    resource: resourceFromAttributes({ [RESOURCE_ATTR.SERVICE_NAME]: "billing" }),
-  },
-];
-
 describe("decodeLogsProtobuf", () => {
   it("decodes the OpenTelemetry SDK's protobuf exactly as the JSON decoder decodes its JSON", () => {
     const fromProtobuf = decodeLogsProtobuf(protobufRequest(SDK_CASES), ARRIVAL);
     const fromJson = decodeLogsJson(jsonRequest(SDK_CASES), ARRIVAL);
     expect(fromProtobuf).toEqual(fromJson);
-    expect(fromProtobuf.events.map((e) => [e.name, e.service])).toEqual([
-      [EVENT.AUTH_LOGIN, "checkout"],
-      [EVENT.API_REQUEST, "checkout"],
-      [EVENT.AUTHZ_DECISION, "checkout"],
-      ["custom.thing", "checkout"],
-      [EVENT.AUTH_LOGOUT, "checkout"],
-      [EVENT.AUTH_LOGIN, "unknown_service"],
-      [EVENT.DATA_ACCESS, "billing"],
-    ]);
-    expect(fromProtobuf.ignored).toBe(1);
-    expect(fromProtobuf.rejected).toEqual({ invalid_attribute: 1 });
-    expect(fromProtobuf.rejectMessage).toBe(
-      "record 6 (api.request): attribute http.response.status_code must be an int, got non-numeric string",
-    );
-    const [login, request, authz, custom] = fromProtobuf.events;
-    expect(login).toMatchObject({
-      traceId: TRACE_ID,
-      spanId: SPAN_ID,
-      severityNumber: 13,
-      time: 1_700_000_000_123,
-    });
-    expect(request?.attributes).toEqual({
-      [ATTR.HTTP_RESPONSE_STATUS_CODE]: 404,
-      [ATTR.HTTP_SERVER_REQUEST_DURATION]: 0.25,
-      [ATTR.HTTP_RESPONSE_BODY_SIZE]: 5_000_000_000,
-      [ATTR.URL_PATH]: "/admin/ünïcode",
-      "custom.negative": -12,
-    });
-    expect(authz?.body).toBe('{"reason":"role","roles":["a",1,true]}');
-    expect(custom?.body).toBe("42");
+    expectSdkCasesDecoded(fromProtobuf);
   });
 
   it("accepts a plain Uint8Array and a Buffer view with an offset", () => {
