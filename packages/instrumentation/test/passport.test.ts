@@ -1,14 +1,13 @@
-import type { Server } from "node:http";
 import { createHmac } from "node:crypto";
 import { ATTR, EVENT, SEVERITY } from "@secmon/semconv";
 import express from "express";
 import passport from "passport";
 import { Strategy as LocalStrategy } from "passport-local";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { defaultFailureReason, instrumentStrategy } from "../src/passport.ts";
-import { baseUrl, httpRequest, until } from "./helpers/http.ts";
-import { memoryLogs, serializeRecord, TEST_SECRET } from "./helpers/sdk.ts";
-import type { MemoryLogs } from "./helpers/sdk.ts";
+import { serveLoopback } from "./helpers/http.ts";
+import { serializeRecord, TEST_SECRET } from "./helpers/sdk.ts";
+import { servePerSuite } from "./helpers/served.ts";
 
 const PASSWORD = "Tr0ub4dor&3-canary";
 const USERS = new Map([["alice@example.com", { id: "u-alice", password: PASSWORD }]]);
@@ -17,12 +16,7 @@ const hashOf = (identifier: string) =>
   createHmac("sha256", TEST_SECRET).update(identifier.trim().toLowerCase()).digest("hex").slice(0, 32);
 
 describe("Passport local strategy", () => {
-  let logs: MemoryLogs;
-  let server: Server;
-  let url: string;
-
-  beforeAll(async () => {
-    logs = memoryLogs();
+  const served = servePerSuite(async (logs) => {
     const authenticator = new passport.Passport();
     const strategy = new LocalStrategy({ usernameField: "email" }, (email, password, done) => {
       const user = USERS.get(email.toLowerCase());
@@ -37,30 +31,19 @@ describe("Passport local strategy", () => {
     app.post("/login", authenticator.authenticate("local", { session: false }), (_req, res) => {
       res.json({ ok: true });
     });
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, "127.0.0.1", () => resolve(s));
-    });
-    url = baseUrl(server);
-  });
-  afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
-    await logs.shutdown();
-  });
-  afterEach(() => {
-    logs.exporter.reset();
+    return serveLoopback(app);
   });
 
-  async function login(body: Record<string, string>) {
-    const response = await httpRequest(`${url}/login`, {
-      method: "POST",
-      body: JSON.stringify(body),
-      headers: { "content-type": "application/json", "user-agent": "passport-test" },
-    });
-    await until(() => logs.records(EVENT.AUTH_LOGIN).length >= 1, "auth.login");
-    const records = logs.records(EVENT.AUTH_LOGIN);
-    expect(records).toHaveLength(1);
-    return { response, record: records[0]! };
-  }
+  const login = (body: Record<string, string>) =>
+    served.one(
+      "/login",
+      {
+        method: "POST",
+        body: JSON.stringify(body),
+        headers: { "content-type": "application/json", "user-agent": "passport-test" },
+      },
+      EVENT.AUTH_LOGIN,
+    );
 
   it("success: one auth.login with outcome success, user id and the identifier's hash", async () => {
     const { response, record } = await login({ email: "Alice@Example.com", password: PASSWORD });

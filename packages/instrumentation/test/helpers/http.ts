@@ -1,7 +1,8 @@
-import { request } from "node:http";
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { createServer, request } from "node:http";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
+import { Readable } from "node:stream";
 
 export interface HttpResult {
   readonly status: number;
@@ -60,6 +61,41 @@ export function abortAfter(url: string, afterBytes: number): Promise<number> {
 export function baseUrl(server: Server): string {
   const address = server.address() as AddressInfo;
   return `http://127.0.0.1:${address.port}`;
+}
+
+/** An app listening on 127.0.0.1: its base URL, and close(), which also ends kept-alive connections. */
+export interface RunningApp {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serves a request handler (an Express app, say) on 127.0.0.1 on a free port. */
+export async function serveLoopback(handler: RequestListener): Promise<RunningApp> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: baseUrl(server),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A readable that produces `total` bytes in `chunk`-sized pieces, yielding between chunks. */
+export function byteStream(total: number, chunk = 16 * 1024): Readable {
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= total) {
+        this.push(null);
+        return;
+      }
+      const size = Math.min(chunk, total - sent);
+      sent += size;
+      setImmediate(() => this.push(Buffer.alloc(size, 0x61)));
+    },
+  });
 }
 
 /** Resolves once `check` returns true, polling on the event loop (no wall-clock sleeps in logic). */
