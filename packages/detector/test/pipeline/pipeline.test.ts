@@ -5,7 +5,7 @@ import { SecmonError } from "../../src/errors.ts";
 import type { DecodedBatch, SecurityEvent } from "../../src/event.ts";
 import { createMetrics } from "../../src/metrics/catalog.ts";
 import { Engine } from "../../src/engine/engine.ts";
-import { Pipeline, type Evaluator } from "../../src/pipeline.ts";
+import { Pipeline, type Evaluator, type PipelineOptions } from "../../src/pipeline.ts";
 import { loadRules } from "../../src/rules/compile.ts";
 import { MemoryWindowStore } from "../../src/state/memory/store.ts";
 import { testMetrics } from "../alerts/metrics.ts";
@@ -25,6 +25,16 @@ const batch = (n: number): DecodedBatch => ({
 });
 const ctx = { batchId: "b", transport: "grpc" as const, receivedAt: 0 };
 
+/** A pipeline that evaluates to no firings, alerts on nothing and admits 1000 events in flight. */
+const pipeline = (options: Partial<PipelineOptions> = {}) =>
+  new Pipeline({
+    evaluator: { evaluate: async () => [] },
+    alerting: { handle: async () => [] },
+    metrics,
+    maxInFlightEvents: 1000,
+    ...options,
+  });
+
 /** An evaluator whose calls stay pending until released. */
 function gatedEvaluator() {
   const releases: (() => void)[] = [];
@@ -41,12 +51,7 @@ describe("Pipeline", () => {
   it("records one rule-evaluation duration per batch, wired as the detector wires it", async () => {
     const { metrics: m, points } = testMetrics();
     const engine = new Engine({ rules: loadRules({}), store: new MemoryWindowStore(), metrics: m });
-    const p = new Pipeline({
-      evaluator: engine,
-      alerting: { handle: async () => [] },
-      metrics: m,
-      maxInFlightEvents: 1000,
-    });
+    const p = pipeline({ evaluator: engine, metrics: m });
     for (const id of ["b1", "b2", "b3"]) await p.ingest(batch(5), { ...ctx, batchId: id });
     const [histogram] = await points("secmon_rule_evaluation_seconds");
     expect((histogram?.value as { count: number }).count).toBe(3);
@@ -56,12 +61,7 @@ describe("Pipeline", () => {
 
   it("refuses with a retryable error past the in-flight bound, and admits again once drained", async () => {
     const gate = gatedEvaluator();
-    const p = new Pipeline({
-      evaluator: gate.evaluator,
-      alerting: { handle: async () => [] },
-      metrics,
-      maxInFlightEvents: 1000,
-    });
+    const p = pipeline({ evaluator: gate.evaluator });
     const first = p.ingest(batch(800), ctx);
     await expect(p.ingest(batch(300), ctx)).rejects.toMatchObject({
       code: "INGEST_OVERLOADED",
@@ -77,12 +77,7 @@ describe("Pipeline", () => {
   });
 
   it("admits one oversized batch when nothing is in flight", async () => {
-    const p = new Pipeline({
-      evaluator: { evaluate: async () => [] },
-      alerting: { handle: async () => [] },
-      metrics,
-      maxInFlightEvents: 1000,
-    });
+    const p = pipeline();
     await expect(p.ingest(batch(5000), ctx)).resolves.toBeUndefined();
   });
 
@@ -90,7 +85,7 @@ describe("Pipeline", () => {
     const firing = { rule: "brute_force" } as unknown as Firing;
     const seen: number[] = [];
     const handled: Firing[][] = [];
-    const p = new Pipeline({
+    const p = pipeline({
       evaluator: { evaluate: async () => [firing] },
       alerting: {
         handle: async (f) => {
@@ -99,8 +94,6 @@ describe("Pipeline", () => {
         },
       },
       observers: [{ observe: (events) => seen.push(events.length) }],
-      metrics,
-      maxInFlightEvents: 1000,
     });
     await p.ingest(batch(3), ctx);
     expect(handled).toEqual([[firing]]);
@@ -109,15 +102,12 @@ describe("Pipeline", () => {
 
   it("surfaces a store failure as the retryable error it is, and unknown faults as INTERNAL", async () => {
     const failing = (err: unknown) =>
-      new Pipeline({
+      pipeline({
         evaluator: {
           evaluate: async () => {
             throw err;
           },
         },
-        alerting: { handle: async () => [] },
-        metrics,
-        maxInFlightEvents: 1000,
       });
     await expect(failing(new SecmonError("STORE_UNAVAILABLE")).ingest(batch(1), ctx)).rejects.toMatchObject({
       code: "STORE_UNAVAILABLE",
@@ -131,12 +121,7 @@ describe("Pipeline", () => {
 
   it("stop() waits for batches in flight, then refuses new ones; it is idempotent", async () => {
     const gate = gatedEvaluator();
-    const p = new Pipeline({
-      evaluator: gate.evaluator,
-      alerting: { handle: async () => [] },
-      metrics,
-      maxInFlightEvents: 1000,
-    });
+    const p = pipeline({ evaluator: gate.evaluator });
     await p.stop(); // safe before start and with nothing in flight
     await p.start();
     const pending = p.ingest(batch(10), ctx);
