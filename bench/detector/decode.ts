@@ -6,9 +6,9 @@
  * times and the identities of its cycle). Best and median of --rounds rounds; prints one JSON line.
  *
  *   flock /tmp/secmon-bench.lock ./node_modules/.bin/pnpm exec node --conditions=@secmon/source \
- *     bench/detector/decode.ts [--requests 256] [--rounds 7] [--repeat 2]
+ *     bench/detector/decode.ts [--requests 256] [--records 512] [--rounds 7] [--repeat 2]
  *
- * Each round decodes every request --repeat times.
+ * Each round decodes every request (of --records records each) --repeat times.
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -19,13 +19,14 @@ import { Traffic } from "./load/requests.ts";
 const { values } = parseArgs({
   options: {
     requests: { type: "string", default: "256" },
+    records: { type: "string", default: "512" },
     rounds: { type: "string", default: "7" },
     repeat: { type: "string", default: "2" },
   },
 });
 const rounds = Number(values.rounds);
 const repeat = Number(values.repeat);
-const traffic = new Traffic({});
+const traffic = new Traffic({ records: Number(values.records) });
 const requests = Array.from({ length: Math.min(Number(values.requests), 4000) }, (_, k) =>
   traffic.request(k),
 );

@@ -847,9 +847,3 @@ function writeNanos(out: Buffer, at: number, ms: number, sub: number): void {
   out.writeUInt32LE(lo, at);
   out.writeUInt32LE(hi, at + 4);
 }
-
-/** The first `count` requests of the default stream (for the decoder benchmark). */
-export function buildRequests(count: number, options: TrafficOptions = {}): Buffer[] {
-  const traffic = new Traffic(options);
-  return Array.from({ length: count }, (_, k) => traffic.request(k));
-}
