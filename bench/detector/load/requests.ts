@@ -323,6 +323,9 @@ function pick<T>(rand: () => number, list: readonly T[]): T {
   return list[Math.floor(rand() * list.length)] as T;
 }
 
+/** Which identity an attribute gets: its kind, its number and (by default, the next) salt. */
+type Who = Record<string, [kind: PatchKind, n: number, salt?: number]>;
+
 /** The records of one template (index `t` of the cycle), with the identities of cycle 0. */
 function templateRecords(
   t: number,
@@ -337,7 +340,7 @@ function templateRecords(
     failure: boolean,
     body: string,
     attributes: Record<string, Value>,
-    who: Record<string, [kind: PatchKind, n: number, salt?: number]> = {},
+    who: Who = {},
   ): RecordSpec => {
     const patches: Patch[] = [];
     const attrs: Record<string, Value> = {};
@@ -361,144 +364,138 @@ function templateRecords(
       spanId: hex(rand, 8),
     };
   };
+  // Identity attributes, in this order; `who` says which identity each one gets.
   const ID = "";
+  const BY_ADDRESS = { [ATTR.CLIENT_ADDRESS]: ID };
+  const BY_USER = { [ATTR.CLIENT_ADDRESS]: ID, [ATTR.USER_ID]: ID };
+  const BY_HASH = { [ATTR.CLIENT_ADDRESS]: ID, [ATTR.USER_HASH]: ID };
+  const outcome = (failure: boolean) => (failure ? AUTH_OUTCOME.FAILURE : AUTH_OUTCOME.SUCCESS);
+  // A password or OIDC sign-in, failed with invalid credentials or succeeded.
+  const login = (failure: boolean, method: string, agent: string, who: Who) =>
+    record(
+      EVENT.AUTH_LOGIN,
+      failure,
+      failure ? "login failed: invalid credentials" : "login succeeded",
+      {
+        ...BY_HASH,
+        [ATTR.AUTH_OUTCOME]: outcome(failure),
+        ...(failure ? { [ATTR.AUTH_FAILURE_REASON]: AUTH_FAILURE_REASON.INVALID_CREDENTIALS } : {}),
+        [ATTR.AUTH_METHOD]: method,
+        [ATTR.USER_AGENT_ORIGINAL]: agent,
+      },
+      who,
+    );
 
   const attacks: RecordSpec[] = [];
+  const attack = (...args: Parameters<typeof record>) => attacks.push(record(...args));
   // Credential stuffing from one address: two failed sign-ins per request, a new identifier each.
   for (let i = 0; i < 2; i++) {
-    attacks.push(
-      record(
-        EVENT.AUTH_LOGIN,
-        true,
-        "login failed: unknown user",
-        {
-          [ATTR.CLIENT_ADDRESS]: ID,
-          [ATTR.USER_HASH]: ID,
-          [ATTR.AUTH_OUTCOME]: AUTH_OUTCOME.FAILURE,
-          [ATTR.AUTH_FAILURE_REASON]: AUTH_FAILURE_REASON.UNKNOWN_USER,
-          [ATTR.AUTH_METHOD]: AUTH_METHOD.PASSWORD,
-          [ATTR.USER_AGENT_ORIGINAL]: ATTACK_AGENT,
-        },
-        { [ATTR.CLIENT_ADDRESS]: ["ip", SLOT.STUFFER], [ATTR.USER_HASH]: ["hex", SLOT.STUFFER] },
-      ),
+    attack(
+      EVENT.AUTH_LOGIN,
+      true,
+      "login failed: unknown user",
+      {
+        ...BY_HASH,
+        [ATTR.AUTH_OUTCOME]: AUTH_OUTCOME.FAILURE,
+        [ATTR.AUTH_FAILURE_REASON]: AUTH_FAILURE_REASON.UNKNOWN_USER,
+        [ATTR.AUTH_METHOD]: AUTH_METHOD.PASSWORD,
+        [ATTR.USER_AGENT_ORIGINAL]: ATTACK_AGENT,
+      },
+      { [ATTR.CLIENT_ADDRESS]: ["ip", SLOT.STUFFER], [ATTR.USER_HASH]: ["hex", SLOT.STUFFER] },
     );
   }
   // Route scanning: one 404 per request.
-  attacks.push(
-    record(
-      EVENT.API_REQUEST,
-      false,
-      "request finished",
-      {
-        [ATTR.CLIENT_ADDRESS]: ID,
-        [ATTR.HTTP_REQUEST_METHOD]: "GET",
-        [ATTR.URL_PATH]: `/${pick(rand, ["wp-admin", ".env", "backup", "phpmyadmin", "api/v0"])}/${hex(rand, 3)}`,
-        [ATTR.HTTP_RESPONSE_STATUS_CODE]: 404,
-        [ATTR.HTTP_SERVER_REQUEST_DURATION]: 0.0011,
-        [ATTR.HTTP_RESPONSE_BODY_SIZE]: 153,
-        [ATTR.HTTP_REQUEST_BODY_SIZE]: 0,
-        [ATTR.USER_AGENT_ORIGINAL]: ATTACK_AGENT,
-      },
-      { [ATTR.CLIENT_ADDRESS]: ["ip", SLOT.SCANNER] },
-    ),
+  attack(
+    EVENT.API_REQUEST,
+    false,
+    "request finished",
+    {
+      ...BY_ADDRESS,
+      [ATTR.HTTP_REQUEST_METHOD]: "GET",
+      [ATTR.URL_PATH]: `/${pick(rand, ["wp-admin", ".env", "backup", "phpmyadmin", "api/v0"])}/${hex(rand, 3)}`,
+      [ATTR.HTTP_RESPONSE_STATUS_CODE]: 404,
+      [ATTR.HTTP_SERVER_REQUEST_DURATION]: 0.0011,
+      [ATTR.HTTP_RESPONSE_BODY_SIZE]: 153,
+      [ATTR.HTTP_REQUEST_BODY_SIZE]: 0,
+      [ATTR.USER_AGENT_ORIGINAL]: ATTACK_AGENT,
+    },
+    { [ATTR.CLIENT_ADDRESS]: ["ip", SLOT.SCANNER] },
   );
   // Injection attempts: every eighth request.
   if (t % 8 === 0) {
-    attacks.push(
-      record(
-        EVENT.INPUT_VALIDATION_FAILURE,
-        true,
-        "input rejected",
-        {
-          [ATTR.CLIENT_ADDRESS]: ID,
-          [ATTR.INPUT_FIELD]: "search",
-          [ATTR.INPUT_RULE]: pick(rand, ["sqli", "xss", "path_traversal"]),
-          [ATTR.HTTP_ROUTE]: "/api/search",
-          [ATTR.URL_PATH]: "/api/search",
-          [ATTR.USER_AGENT_ORIGINAL]: ATTACK_AGENT,
-        },
-        { [ATTR.CLIENT_ADDRESS]: ["ip", SLOT.INJECTOR] },
-      ),
+    attack(
+      EVENT.INPUT_VALIDATION_FAILURE,
+      true,
+      "input rejected",
+      {
+        ...BY_ADDRESS,
+        [ATTR.INPUT_FIELD]: "search",
+        [ATTR.INPUT_RULE]: pick(rand, ["sqli", "xss", "path_traversal"]),
+        [ATTR.HTTP_ROUTE]: "/api/search",
+        [ATTR.URL_PATH]: "/api/search",
+        [ATTR.USER_AGENT_ORIGINAL]: ATTACK_AGENT,
+      },
+      { [ATTR.CLIENT_ADDRESS]: ["ip", SLOT.INJECTOR] },
     );
   }
   // Account takeover: six failures for one account, then a success.
   if (t < 6 || t === 8) {
-    const failure = t < 6;
     attacks.push(
-      record(
-        EVENT.AUTH_LOGIN,
-        failure,
-        failure ? "login failed: invalid credentials" : "login succeeded",
-        {
-          [ATTR.CLIENT_ADDRESS]: ID,
-          [ATTR.USER_HASH]: ID,
-          [ATTR.AUTH_OUTCOME]: failure ? AUTH_OUTCOME.FAILURE : AUTH_OUTCOME.SUCCESS,
-          ...(failure ? { [ATTR.AUTH_FAILURE_REASON]: AUTH_FAILURE_REASON.INVALID_CREDENTIALS } : {}),
-          [ATTR.AUTH_METHOD]: AUTH_METHOD.PASSWORD,
-          [ATTR.USER_AGENT_ORIGINAL]: ATTACK_AGENT,
-        },
-        { [ATTR.CLIENT_ADDRESS]: ["ip", SLOT.TAKEOVER_ADDRESS], [ATTR.USER_HASH]: ["hex", SLOT.VICTIM, 0] },
-      ),
+      login(t < 6, AUTH_METHOD.PASSWORD, ATTACK_AGENT, {
+        [ATTR.CLIENT_ADDRESS]: ["ip", SLOT.TAKEOVER_ADDRESS],
+        [ATTR.USER_HASH]: ["hex", SLOT.VICTIM, 0],
+      }),
     );
   }
   // Privilege escalation: an insider denied admin actions three times.
   if (t % 16 === 0 && t < 48) {
-    attacks.push(
-      record(
-        EVENT.AUTHZ_DECISION,
-        true,
-        "authorization denied",
-        {
-          [ATTR.CLIENT_ADDRESS]: ID,
-          [ATTR.USER_ID]: ID,
-          [ATTR.AUTHZ_DECISION]: "deny",
-          [ATTR.AUTHZ_PERMISSION]: "admin",
-          [ATTR.AUTHZ_MISSING_PERMISSIONS]: ["admin"],
-          [ATTR.AUTHZ_RESOURCE]: "/api/admin/users",
-        },
-        { [ATTR.CLIENT_ADDRESS]: ["address", 7], [ATTR.USER_ID]: ["num", SLOT.INSIDER] },
-      ),
+    attack(
+      EVENT.AUTHZ_DECISION,
+      true,
+      "authorization denied",
+      {
+        ...BY_USER,
+        [ATTR.AUTHZ_DECISION]: "deny",
+        [ATTR.AUTHZ_PERMISSION]: "admin",
+        [ATTR.AUTHZ_MISSING_PERMISSIONS]: ["admin"],
+        [ATTR.AUTHZ_RESOURCE]: "/api/admin/users",
+      },
+      { [ATTR.CLIENT_ADDRESS]: ["address", 7], [ATTR.USER_ID]: ["num", SLOT.INSIDER] },
     );
   }
   // Bulk download: five large responses to one user.
   if (t % 4 === 0 && t < 20) {
-    attacks.push(
-      record(
-        EVENT.API_REQUEST,
-        false,
-        "request finished",
-        {
-          [ATTR.CLIENT_ADDRESS]: ID,
-          [ATTR.USER_ID]: ID,
-          [ATTR.HTTP_REQUEST_METHOD]: "GET",
-          [ATTR.HTTP_ROUTE]: "/api/invoices/:id",
-          [ATTR.URL_PATH]: `/api/invoices/${t}`,
-          [ATTR.HTTP_RESPONSE_STATUS_CODE]: 200,
-          [ATTR.HTTP_SERVER_REQUEST_DURATION]: 0.84,
-          [ATTR.HTTP_RESPONSE_BODY_SIZE]: 250_000,
-          [ATTR.HTTP_REQUEST_BODY_SIZE]: 0,
-          [ATTR.USER_AGENT_ORIGINAL]: ATTACK_AGENT,
-        },
-        { [ATTR.CLIENT_ADDRESS]: ["address", 9], [ATTR.USER_ID]: ["num", SLOT.DOWNLOADER] },
-      ),
+    attack(
+      EVENT.API_REQUEST,
+      false,
+      "request finished",
+      {
+        ...BY_USER,
+        [ATTR.HTTP_REQUEST_METHOD]: "GET",
+        [ATTR.HTTP_ROUTE]: "/api/invoices/:id",
+        [ATTR.URL_PATH]: `/api/invoices/${t}`,
+        [ATTR.HTTP_RESPONSE_STATUS_CODE]: 200,
+        [ATTR.HTTP_SERVER_REQUEST_DURATION]: 0.84,
+        [ATTR.HTTP_RESPONSE_BODY_SIZE]: 250_000,
+        [ATTR.HTTP_REQUEST_BODY_SIZE]: 0,
+        [ATTR.USER_AGENT_ORIGINAL]: ATTACK_AGENT,
+      },
+      { [ATTR.CLIENT_ADDRESS]: ["address", 9], [ATTR.USER_ID]: ["num", SLOT.DOWNLOADER] },
     );
   }
   // Data-access surge: one export per request by one user.
-  attacks.push(
-    record(
-      EVENT.DATA_ACCESS,
-      false,
-      "data exported",
-      {
-        [ATTR.CLIENT_ADDRESS]: ID,
-        [ATTR.USER_ID]: ID,
-        [ATTR.DATA_RESOURCE]: "customers",
-        [ATTR.DATA_OPERATION]: "export",
-        [ATTR.DATA_RECORD_COUNT]: 500,
-        [ATTR.DATA_BYTES]: 120_000,
-      },
-      { [ATTR.CLIENT_ADDRESS]: ["address", 11], [ATTR.USER_ID]: ["num", SLOT.HOARDER] },
-    ),
+  attack(
+    EVENT.DATA_ACCESS,
+    false,
+    "data exported",
+    {
+      ...BY_USER,
+      [ATTR.DATA_RESOURCE]: "customers",
+      [ATTR.DATA_OPERATION]: "export",
+      [ATTR.DATA_RECORD_COUNT]: 500,
+      [ATTR.DATA_BYTES]: 120_000,
+    },
+    { [ATTR.CLIENT_ADDRESS]: ["address", 11], [ATTR.USER_ID]: ["num", SLOT.HOARDER] },
   );
 
   const out: RecordSpec[] = [];
@@ -513,11 +510,13 @@ function templateRecords(
     // A user, mostly at their home address (a few users per address), sometimes elsewhere.
     const u = Math.floor(rand() * o.users);
     const a = rand() < 0.05 ? Math.floor(rand() * o.addresses) : u % o.addresses;
-    const user: Record<string, [kind: PatchKind, n: number]> = {
+    const user: Who = {
       [ATTR.CLIENT_ADDRESS]: ["address", a],
       [ATTR.USER_ID]: ["user", u],
       [ATTR.USER_HASH]: ["hash", u],
     };
+    const emit = (name: string, failure: boolean, body: string, attributes: Record<string, Value>) =>
+      out.push(record(name, failure, body, attributes, user));
     const agent = pick(rand, USER_AGENTS);
     const r = rand();
     if (r < 0.72) {
@@ -538,145 +537,68 @@ function templateRecords(
                     ? 403
                     : 500;
       const anonymous = rand() < 0.15;
-      out.push(
-        record(
-          EVENT.API_REQUEST,
-          false,
-          "request finished",
-          {
-            [ATTR.CLIENT_ADDRESS]: ID,
-            ...(anonymous ? {} : { [ATTR.USER_ID]: ID }),
-            [ATTR.HTTP_REQUEST_METHOD]: pick(rand, METHODS),
-            [ATTR.HTTP_ROUTE]: route,
-            [ATTR.URL_PATH]: route.replace(":id", String(Math.floor(rand() * 100000))),
-            [ATTR.HTTP_RESPONSE_STATUS_CODE]: status,
-            [ATTR.HTTP_SERVER_REQUEST_DURATION]: Math.round(rand() * 250) / 1000 + 0.0005,
-            [ATTR.HTTP_RESPONSE_BODY_SIZE]: Math.floor(Math.exp(5 + rand() * 5)),
-            [ATTR.HTTP_REQUEST_BODY_SIZE]: rand() < 0.7 ? 0 : Math.floor(rand() * 2000),
-            [ATTR.USER_AGENT_ORIGINAL]: agent,
-          },
-          user,
-        ),
-      );
+      emit(EVENT.API_REQUEST, false, "request finished", {
+        ...(anonymous ? BY_ADDRESS : BY_USER),
+        [ATTR.HTTP_REQUEST_METHOD]: pick(rand, METHODS),
+        [ATTR.HTTP_ROUTE]: route,
+        [ATTR.URL_PATH]: route.replace(":id", String(Math.floor(rand() * 100000))),
+        [ATTR.HTTP_RESPONSE_STATUS_CODE]: status,
+        [ATTR.HTTP_SERVER_REQUEST_DURATION]: Math.round(rand() * 250) / 1000 + 0.0005,
+        [ATTR.HTTP_RESPONSE_BODY_SIZE]: Math.floor(Math.exp(5 + rand() * 5)),
+        [ATTR.HTTP_REQUEST_BODY_SIZE]: rand() < 0.7 ? 0 : Math.floor(rand() * 2000),
+        [ATTR.USER_AGENT_ORIGINAL]: agent,
+      });
     } else if (r < 0.88) {
       const failure = rand() < 0.08;
-      out.push(
-        record(
-          EVENT.AUTH_LOGIN,
-          failure,
-          failure ? "login failed: invalid credentials" : "login succeeded",
-          {
-            [ATTR.CLIENT_ADDRESS]: ID,
-            [ATTR.USER_HASH]: ID,
-            [ATTR.AUTH_OUTCOME]: failure ? AUTH_OUTCOME.FAILURE : AUTH_OUTCOME.SUCCESS,
-            ...(failure ? { [ATTR.AUTH_FAILURE_REASON]: AUTH_FAILURE_REASON.INVALID_CREDENTIALS } : {}),
-            [ATTR.AUTH_METHOD]: rand() < 0.8 ? AUTH_METHOD.PASSWORD : AUTH_METHOD.OIDC,
-            [ATTR.USER_AGENT_ORIGINAL]: agent,
-          },
-          user,
-        ),
-      );
+      out.push(login(failure, rand() < 0.8 ? AUTH_METHOD.PASSWORD : AUTH_METHOD.OIDC, agent, user));
     } else if (r < 0.93) {
       const deny = rand() < 0.04;
       const permission = pick(rand, PERMISSIONS);
-      out.push(
-        record(
-          EVENT.AUTHZ_DECISION,
-          deny,
-          deny ? "authorization denied" : "authorization allowed",
-          {
-            [ATTR.CLIENT_ADDRESS]: ID,
-            [ATTR.USER_ID]: ID,
-            [ATTR.AUTHZ_DECISION]: deny ? "deny" : "allow",
-            [ATTR.AUTHZ_PERMISSION]: permission,
-            ...(deny ? { [ATTR.AUTHZ_MISSING_PERMISSIONS]: [permission] } : {}),
-            [ATTR.AUTHZ_RESOURCE]: pick(rand, ROUTES),
-          },
-          user,
-        ),
-      );
+      emit(EVENT.AUTHZ_DECISION, deny, deny ? "authorization denied" : "authorization allowed", {
+        ...BY_USER,
+        [ATTR.AUTHZ_DECISION]: deny ? "deny" : "allow",
+        [ATTR.AUTHZ_PERMISSION]: permission,
+        ...(deny ? { [ATTR.AUTHZ_MISSING_PERMISSIONS]: [permission] } : {}),
+        [ATTR.AUTHZ_RESOURCE]: pick(rand, ROUTES),
+      });
     } else if (r < 0.97) {
       const s = rand();
-      out.push(
-        record(
-          EVENT.DATA_ACCESS,
-          false,
-          "data accessed",
-          {
-            [ATTR.CLIENT_ADDRESS]: ID,
-            [ATTR.USER_ID]: ID,
-            [ATTR.DATA_RESOURCE]: pick(rand, RESOURCES),
-            [ATTR.DATA_OPERATION]: s < 0.85 ? "read" : s < 0.9 ? "export" : s < 0.98 ? "update" : "delete",
-            [ATTR.DATA_RECORD_COUNT]: 1 + Math.floor(rand() * 20),
-            [ATTR.DATA_BYTES]: Math.floor(rand() * 8000),
-          },
-          user,
-        ),
-      );
+      emit(EVENT.DATA_ACCESS, false, "data accessed", {
+        ...BY_USER,
+        [ATTR.DATA_RESOURCE]: pick(rand, RESOURCES),
+        [ATTR.DATA_OPERATION]: s < 0.85 ? "read" : s < 0.9 ? "export" : s < 0.98 ? "update" : "delete",
+        [ATTR.DATA_RECORD_COUNT]: 1 + Math.floor(rand() * 20),
+        [ATTR.DATA_BYTES]: Math.floor(rand() * 8000),
+      });
     } else if (r < 0.98) {
       const route = pick(rand, ROUTES);
-      out.push(
-        record(
-          EVENT.INPUT_VALIDATION_FAILURE,
-          true,
-          "input rejected",
-          {
-            [ATTR.CLIENT_ADDRESS]: ID,
-            [ATTR.INPUT_FIELD]: pick(rand, FIELDS),
-            [ATTR.INPUT_RULE]: rand() < 0.03 ? "xss" : pick(rand, ["type", "length", "format"]),
-            [ATTR.HTTP_ROUTE]: route,
-            [ATTR.URL_PATH]: route.replace(":id", String(Math.floor(rand() * 100000))),
-          },
-          user,
-        ),
-      );
+      emit(EVENT.INPUT_VALIDATION_FAILURE, true, "input rejected", {
+        ...BY_ADDRESS,
+        [ATTR.INPUT_FIELD]: pick(rand, FIELDS),
+        [ATTR.INPUT_RULE]: rand() < 0.03 ? "xss" : pick(rand, ["type", "length", "format"]),
+        [ATTR.HTTP_ROUTE]: route,
+        [ATTR.URL_PATH]: route.replace(":id", String(Math.floor(rand() * 100000))),
+      });
     } else {
       const kind = rand();
       if (kind < 0.5) {
-        out.push(
-          record(
-            EVENT.AUTH_LOGOUT,
-            false,
-            "logout",
-            {
-              [ATTR.CLIENT_ADDRESS]: ID,
-              [ATTR.USER_ID]: ID,
-              [ATTR.AUTH_LOGOUT_REASON]: rand() < 0.7 ? "user" : "timeout",
-            },
-            user,
-          ),
-        );
+        emit(EVENT.AUTH_LOGOUT, false, "logout", {
+          ...BY_USER,
+          [ATTR.AUTH_LOGOUT_REASON]: rand() < 0.7 ? "user" : "timeout",
+        });
       } else if (kind < 0.85) {
         const failure = rand() < 0.05;
-        out.push(
-          record(
-            EVENT.AUTH_MFA,
-            failure,
-            failure ? "second factor failed" : "second factor verified",
-            {
-              [ATTR.CLIENT_ADDRESS]: ID,
-              [ATTR.USER_ID]: ID,
-              [ATTR.AUTH_OUTCOME]: failure ? AUTH_OUTCOME.FAILURE : AUTH_OUTCOME.SUCCESS,
-              [ATTR.AUTH_MFA_METHOD]: "totp",
-            },
-            user,
-          ),
-        );
+        emit(EVENT.AUTH_MFA, failure, failure ? "second factor failed" : "second factor verified", {
+          ...BY_USER,
+          [ATTR.AUTH_OUTCOME]: outcome(failure),
+          [ATTR.AUTH_MFA_METHOD]: "totp",
+        });
       } else {
-        out.push(
-          record(
-            EVENT.AUTH_PASSWORD_RESET,
-            false,
-            "password reset requested",
-            {
-              [ATTR.CLIENT_ADDRESS]: ID,
-              [ATTR.USER_HASH]: ID,
-              [ATTR.AUTH_RESET_STAGE]: "requested",
-              [ATTR.AUTH_OUTCOME]: AUTH_OUTCOME.SUCCESS,
-            },
-            user,
-          ),
-        );
+        emit(EVENT.AUTH_PASSWORD_RESET, false, "password reset requested", {
+          ...BY_HASH,
+          [ATTR.AUTH_RESET_STAGE]: "requested",
+          [ATTR.AUTH_OUTCOME]: AUTH_OUTCOME.SUCCESS,
+        });
       }
     }
   }
