@@ -19,7 +19,8 @@ ENV NODE_ENV=production NODE_OPTIONS=--disable-warning=ExperimentalWarning
 WORKDIR /app
 COPY --from=build --chown=node:node /out /app
 COPY --chown=node:node deploy/detector/detector.yaml /etc/secmon/detector.yaml
-# The durable alert outbox (a named volume in compose takes this ownership).
+# For a SQLite outbox when the image runs alone (outbox: { type: sqlite, path: /var/lib/secmon/outbox.db }
+# on a volume of its own); in compose the outbox is in Redis, shared by the replicas.
 RUN mkdir -p /var/lib/secmon && chown node:node /var/lib/secmon
 # The node image's unprivileged user (uid 1000).
 USER node

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseConfigText } from "../../packages/detector/src/config/load.ts";
+import { resolveOutboxConfig } from "../../packages/detector/src/outbox/config.ts";
 import { COLLECTOR_VERSION, REPO_ROOT, type Tree } from "./paths.ts";
 
 const composeText = readFileSync(join(REPO_ROOT, "docker-compose.yml"), "utf8");
@@ -116,9 +117,12 @@ describe("docker-compose.yml", () => {
 
   it("keeps state in named volumes", () => {
     expect(Object.keys(compose.volumes).sort()).toEqual(
-      ["collector-queue", "detector-data", "grafana-data", "prometheus-data", "redis-data"].sort(),
+      ["collector-queue", "grafana-data", "prometheus-data", "redis-data"].sort(),
     );
-    expect(services.detector.volumes).toContain("detector-data:/var/lib/secmon");
+    // The detector keeps nothing of its own: replicas (--scale detector=N) share Redis only.
+    expect(services.detector.volumes).toEqual([
+      "./deploy/detector/detector.yaml:/etc/secmon/detector.yaml:ro",
+    ]);
     expect(services.redis.volumes).toContain("redis-data:/data");
     expect(services.collector.volumes).toContain("collector-queue:/var/lib/otelcol/queue");
     expect(services.prometheus.volumes).toContain("prometheus-data:/prometheus");
@@ -172,6 +176,18 @@ describe("docker-compose.yml", () => {
     const result = parseConfigText(read("deploy/detector/detector.yaml"));
     expect(result.ok ? [] : result.problems).toEqual([]);
     if (result.ok) expect(result.config.metrics.prometheus.endpoint).toBe("0.0.0.0:9464");
+    // Scalable: state and outbox in the shared Redis (no per-replica file), and applied batches
+    // remembered as long as the Collector retries one.
+    if (result.ok) {
+      expect(result.config.state.backend).toBe("redis");
+      expect(resolveOutboxConfig(result.config.outbox, result.config.state.backend)).toEqual({
+        type: "redis",
+      });
+      const retry = /max_elapsed_time: (\d+)m/.exec(read("collector-config/collector.yaml"));
+      expect(result.config.state.redis.applied_batch_ttl_seconds).toBeGreaterThanOrEqual(
+        Number(retry?.[1]) * 60,
+      );
+    }
   });
 
   it("is accepted by the compose CLI when one answers here (docker compose config)", async () => {
