@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { secretRefSchema } from "../config/secret.ts";
 import { endpointSchema } from "../config/sections.ts";
+import { isLoopbackHost, splitEndpoint } from "../net.ts";
 
 /** Config section `api`: the HTTP API for alerts, status, report and dead letters. */
 export const apiSectionSchema = z
@@ -18,6 +19,16 @@ export const apiSectionSchema = z
       .url({ protocol: /^https?$/ })
       .optional()
       .describe("URL under which people reach the API (links in sink messages); default http://<endpoint>"),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.enabled || c.token !== undefined || !endpointSchema.safeParse(c.endpoint).success) return;
+    if (!isLoopbackHost(splitEndpoint(c.endpoint).host)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["token"],
+        message: `required when api.endpoint (${c.endpoint}) is not a loopback address`,
+      });
+    }
   })
   .prefault({})
   .describe("HTTP API (alerts, status, report, dead letters, health)");

@@ -57,7 +57,11 @@ function toProblem(issue: z.core.$ZodIssue, locate?: Locator): ConfigProblem {
     const where = formatPath(issue.path) || "the top level";
     message = `${where} has unknown key${issue.keys.length > 1 ? "s" : ""}: ${issue.keys.join(", ")}`;
   }
-  const pos = locate?.(path, issue.code === "unrecognized_keys") ?? locate?.(issue.path);
+  let pos = locate?.(path, issue.code === "unrecognized_keys");
+  // A missing key (e.g. a required `api.token`): point at the nearest part of the path the file has.
+  for (let n = issue.path.length; pos === undefined && locate !== undefined && n > 0; n--) {
+    pos = locate(issue.path.slice(0, n));
+  }
   return { path: formatPath(path), message, ...(pos ?? {}) };
 }
 

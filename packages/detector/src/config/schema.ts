@@ -28,6 +28,16 @@ export const configSchema = z
     metrics: metricsSectionSchema,
     log: logSectionSchema,
   })
+  .superRefine((c, ctx) => {
+    // Across sections: what `config check` must catch rather than the start.
+    if (c.outbox?.type === "redis" && c.state.backend !== "redis") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["outbox", "type"],
+        message: "redis needs state.backend: redis (the outbox uses the state's Redis connection)",
+      });
+    }
+  })
   .describe("secmon-detector configuration");
 
 export type Config = z.infer<typeof configSchema>;

@@ -54,6 +54,32 @@ describe("config", () => {
     expect(parseConfigText("log:\n  level: info\n  level: debug\n").ok).toBe(false);
   });
 
+  it("rejects what only the start would find: a Redis outbox without Redis state, an open API beyond loopback", () => {
+    const outbox = parseConfigText("state:\n  backend: memory\noutbox:\n  type: redis\n");
+    expect(outbox.ok ? [] : outbox.problems).toEqual([
+      {
+        path: "outbox.type",
+        message: "redis needs state.backend: redis (the outbox uses the state's Redis connection)",
+        line: 4,
+        column: 9,
+      },
+    ]);
+    const api = parseConfigText("api:\n  endpoint: 0.0.0.0:8080\n");
+    expect(api.ok ? [] : api.problems).toEqual([
+      {
+        path: "api.token",
+        message: "required when api.endpoint (0.0.0.0:8080) is not a loopback address",
+        line: 2,
+        column: 3,
+      },
+    ]);
+    expect(parseConfigText("api:\n  endpoint: 0.0.0.0:8080\n  token: { env: SECMON_API_TOKEN }\n").ok).toBe(
+      true,
+    );
+    expect(parseConfigText("api:\n  enabled: false\n  endpoint: 0.0.0.0:8080\n").ok).toBe(true);
+    expect(parseConfigText("api:\n  endpoint: '[::1]:8080'\n").ok).toBe(true);
+  });
+
   it("accepts a config built in code", () => {
     const result = validateConfig({ log: { level: "debug" } });
     expect(result.ok && result.config.log.level).toBe("debug");
