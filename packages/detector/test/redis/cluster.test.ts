@@ -2,19 +2,16 @@ import { randomUUID } from "node:crypto";
 import { ATTR, AUTH_OUTCOME, EVENT, RESOURCE_ATTR } from "@secmon/semconv";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisAlertStore } from "../../src/alerts/redis-store.ts";
 import { Engine } from "../../src/engine/engine.ts";
 import type { SecurityEvent } from "../../src/event.ts";
 import { RedisOutbox } from "../../src/outbox/redis.ts";
 import type { Outbox } from "../../src/outbox/types.ts";
-import { RedisReportStore } from "../../src/report/redis-store.ts";
 import { loadRules } from "../../src/rules/compile.ts";
 import { MemoryWindowStore } from "../../src/state/memory/store.ts";
 import { RedisWindowStore } from "../../src/state/redis/window-store.ts";
-import { describeAlertStore } from "../alerts/alert-store-suite.ts";
 import { outboxSuite } from "../outbox/outbox-suite.ts";
-import { describeReportStore } from "../report/report-store-suite.ts";
 import { RedisTestCluster } from "./server.ts";
+import { describeRedisAlertStore, describeRedisReportStore } from "./store-suites.ts";
 import { prng } from "../prng.ts";
 
 /**
@@ -43,31 +40,24 @@ function traffic(seed: number, batches: number): SecurityEvent[][] {
       t += rnd(400);
       const address = `198.51.100.${rnd(12)}`;
       const resource = { [RESOURCE_ATTR.SERVICE_NAME]: "checkout" };
+      const event = (name: string, attributes: SecurityEvent["attributes"]): SecurityEvent => ({
+        name,
+        time: t,
+        service: "checkout",
+        resource,
+        attributes: { [ATTR.CLIENT_ADDRESS]: address, ...attributes },
+      });
       batch.push(
         rnd(3) === 0
-          ? {
-              name: EVENT.API_REQUEST,
-              time: t,
-              service: "checkout",
-              resource,
-              attributes: {
-                [ATTR.CLIENT_ADDRESS]: address,
-                [ATTR.USER_ID]: `u${rnd(30)}`,
-                [ATTR.HTTP_RESPONSE_STATUS_CODE]: rnd(2) === 0 ? 404 : 200,
-                [ATTR.HTTP_RESPONSE_BODY_SIZE]: 90_000,
-              },
-            }
-          : {
-              name: EVENT.AUTH_LOGIN,
-              time: t,
-              service: "checkout",
-              resource,
-              attributes: {
-                [ATTR.CLIENT_ADDRESS]: address,
-                [ATTR.USER_HASH]: `h${rnd(40)}`,
-                [ATTR.AUTH_OUTCOME]: rnd(5) === 0 ? AUTH_OUTCOME.SUCCESS : AUTH_OUTCOME.FAILURE,
-              },
-            },
+          ? event(EVENT.API_REQUEST, {
+              [ATTR.USER_ID]: `u${rnd(30)}`,
+              [ATTR.HTTP_RESPONSE_STATUS_CODE]: rnd(2) === 0 ? 404 : 200,
+              [ATTR.HTTP_RESPONSE_BODY_SIZE]: 90_000,
+            })
+          : event(EVENT.AUTH_LOGIN, {
+              [ATTR.USER_HASH]: `h${rnd(40)}`,
+              [ATTR.AUTH_OUTCOME]: rnd(5) === 0 ? AUTH_OUTCOME.SUCCESS : AUTH_OUTCOME.FAILURE,
+            }),
       );
     }
     out.push(batch);
@@ -118,27 +108,8 @@ describe("window store on a Redis Cluster", () => {
   });
 });
 
-describeAlertStore("redis cluster", async (options) => {
-  const store = new RedisAlertStore({
-    connection: cluster.connection({ prefix: `ac${randomUUID()}:` }),
-    ...options,
-  });
-  await store.start();
-  return store;
-});
-
-describeReportStore(
-  "redis cluster",
-  async (options) => {
-    const store = new RedisReportStore({
-      connection: cluster.connection({ prefix: `rc${randomUUID()}:` }),
-      ...options,
-    });
-    await store.start();
-    return store;
-  },
-  { exactUniques: false },
-);
+describeRedisAlertStore("redis cluster", () => cluster);
+describeRedisReportStore("redis cluster", () => cluster);
 
 const outboxes: Outbox[] = [];
 afterAll(async () => {

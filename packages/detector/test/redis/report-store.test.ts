@@ -6,8 +6,8 @@ import { Pipeline } from "../../src/pipeline.ts";
 import { RedisReportStore } from "../../src/report/redis-store.ts";
 import { SecurityReporter } from "../../src/report/reporter.ts";
 import { DAY0, failedLogin, H } from "../report/events.ts";
-import { describeReportStore } from "../report/report-store-suite.ts";
 import { RedisServer } from "./server.ts";
+import { describeRedisReportStore } from "./store-suites.ts";
 
 let server: RedisServer;
 beforeAll(async () => {
@@ -17,18 +17,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describeReportStore(
-  "redis",
-  async (options) => {
-    const store = new RedisReportStore({
-      connection: server.connection({ prefix: `r${randomUUID()}:` }),
-      ...options,
-    });
-    await store.start();
-    return store;
-  },
-  { exactUniques: false },
-);
+describeRedisReportStore("redis", () => server);
 
 describe("RedisReportStore through the pipeline", () => {
   const now = DAY0 + 10 * H + 60_000;
