@@ -5,7 +5,7 @@ import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
 import type { ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { ATTR, EVENT, METADATA_ATTR_PREFIX, SEVERITY } from "@secmon/semconv";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createSecurityEvents } from "../src/events.ts";
 import { INSTRUMENTATION_SCOPE } from "../src/logger.ts";
 import { memoryLogs, TEST_SECRET } from "./helpers/sdk.ts";
@@ -49,8 +49,11 @@ function expectRecord(
 }
 
 describe("every method produces its spec record (real SDK)", () => {
-  it("auth.login success", () => {
+  beforeEach(() => {
     logs = memoryLogs({ clock: () => T0 });
+  });
+
+  it("auth.login success", () => {
     logs.events.loginSuccess({
       request,
       identifier: "  Alice@Example.COM ",
@@ -67,7 +70,6 @@ describe("every method produces its spec record (real SDK)", () => {
   });
 
   it("auth.login failure, for an unknown user too", () => {
-    logs = memoryLogs({ clock: () => T0 });
     logs.events.loginFailure({ request, identifier: "nobody", reason: "unknown_user", method: "oidc" });
     expectRecord(only(EVENT.AUTH_LOGIN), SEVERITY.WARN, "login failed: unknown user", {
       [ATTR.USER_HASH]: expectedHash("nobody"),
@@ -78,7 +80,6 @@ describe("every method produces its spec record (real SDK)", () => {
   });
 
   it("auth.logout", () => {
-    logs = memoryLogs({ clock: () => T0 });
     logs.events.logout({ request, userId: "u1", reason: "timeout" });
     expectRecord(only(EVENT.AUTH_LOGOUT), SEVERITY.INFO, "session timed out", {
       [ATTR.USER_ID]: "u1",
@@ -87,7 +88,6 @@ describe("every method produces its spec record (real SDK)", () => {
   });
 
   it("auth.mfa success and failure", () => {
-    logs = memoryLogs({ clock: () => T0 });
     logs.events.mfa({ request, userId: "u1", outcome: "success", method: "totp" });
     logs.events.mfa({ request, userId: "u1", outcome: "failure", method: "sms" });
     const [ok, failed] = logs.records(EVENT.AUTH_MFA);
@@ -104,7 +104,6 @@ describe("every method produces its spec record (real SDK)", () => {
   });
 
   it("auth.password_change", () => {
-    logs = memoryLogs({ clock: () => T0 });
     logs.events.passwordChange({ request, userId: "u1", outcome: "failure" });
     expectRecord(only(EVENT.AUTH_PASSWORD_CHANGE), SEVERITY.WARN, "password change failed", {
       [ATTR.USER_ID]: "u1",
@@ -113,7 +112,6 @@ describe("every method produces its spec record (real SDK)", () => {
   });
 
   it("auth.password_reset, both stages", () => {
-    logs = memoryLogs({ clock: () => T0 });
     logs.events.passwordReset({ request, identifier: "bob", stage: "requested" });
     logs.events.passwordReset({ request, identifier: "bob", stage: "completed", outcome: "failure" });
     const [requested, completed] = logs.records(EVENT.AUTH_PASSWORD_RESET);
@@ -130,7 +128,6 @@ describe("every method produces its spec record (real SDK)", () => {
   });
 
   it("auth.account_locked", () => {
-    logs = memoryLogs({ clock: () => T0 });
     logs.events.accountLocked({ request, identifier: "bob", userId: "u2", reason: "too_many_failures" });
     expectRecord(only(EVENT.AUTH_ACCOUNT_LOCKED), SEVERITY.WARN, "account locked: too many failures", {
       [ATTR.USER_HASH]: expectedHash("bob"),
@@ -140,7 +137,6 @@ describe("every method produces its spec record (real SDK)", () => {
   });
 
   it("account.change", () => {
-    logs = memoryLogs({ clock: () => T0 });
     logs.events.accountChange({ request, userId: "admin-1", changeType: "role_granted", targetUserId: 7 });
     expectRecord(only(EVENT.ACCOUNT_CHANGE), SEVERITY.INFO, "account changed: role granted", {
       [ATTR.USER_ID]: "admin-1",
@@ -150,7 +146,6 @@ describe("every method produces its spec record (real SDK)", () => {
   });
 
   it("authz.decision allow and deny, missing permissions as a string array", () => {
-    logs = memoryLogs({ clock: () => T0 });
     logs.events.authzDecision({ request, userId: "u1", decision: "allow", permission: "reports:read" });
     logs.events.authzDecision({
       request,
@@ -177,7 +172,6 @@ describe("every method produces its spec record (real SDK)", () => {
   });
 
   it("input.validation_failure, query string never sent", () => {
-    logs = memoryLogs({ clock: () => T0 });
     logs.events.inputValidationFailure({
       request,
       field: "id",
@@ -194,7 +188,6 @@ describe("every method produces its spec record (real SDK)", () => {
   });
 
   it("data.access with integer counts", () => {
-    logs = memoryLogs({ clock: () => T0 });
     logs.events.dataAccess({
       request,
       userId: "u1",
@@ -215,7 +208,6 @@ describe("every method produces its spec record (real SDK)", () => {
   });
 
   it("api.request: ints are ints, the duration a double, the route a template", () => {
-    logs = memoryLogs({ clock: () => T0 });
     logs.events.apiRequest({
       request,
       userId: "u1",
@@ -243,7 +235,6 @@ describe("every method produces its spec record (real SDK)", () => {
   });
 
   it("api.request: INFO below 400, unknown methods as _OTHER, no route when none matched", () => {
-    logs = memoryLogs({ clock: () => T0 });
     logs.events.apiRequest({ method: "BREW", path: "/pot", statusCode: 200, durationSeconds: 0.5 });
     const record = only(EVENT.API_REQUEST);
     expect(record.severityNumber).toBe(SEVERITY.INFO.number);
