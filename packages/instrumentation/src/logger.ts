@@ -6,31 +6,63 @@ import type { EmitLogger, ProbeLogger } from "./internal-types.ts";
 /** Instrumentation scope of every record this package emits. */
 export const INSTRUMENTATION_SCOPE = { name: "@secmon/instrumentation", version: "0.1.0" } as const;
 
-interface LogsApiLike {
+interface ProviderLike {
   getLogger(name: string, version?: string): ProbeLogger;
 }
 
+interface LogsApiLike {
+  getLoggerProvider(): ProviderLike;
+}
+
 /**
- * A Logger bound to whichever global LoggerProvider gets registered. Two registries exist:
- * `@opentelemetry/api` >= 1.10 carries the logs API itself (NodeSDK >= 0.300 registers there), and
- * `@opentelemetry/api-logs` keeps its own. Both hand out proxy loggers that start forwarding once
- * a provider is registered; this one asks each in turn whether a provider stands behind it and
- * binds to the first that answers, so the check costs nothing after the first real emit.
+ * True for the ProxyLoggerProvider a logs API answers with while the global it reads holds no
+ * provider. Duck-typed: each copy of the API has its own class, and the method is in every version.
+ */
+function isProxyProvider(provider: ProviderLike): boolean {
+  return typeof (provider as { _getDelegateLogger?: unknown })._getDelegateLogger === "function";
+}
+
+/**
+ * A Logger bound to whichever global LoggerProvider gets registered, whenever it is. Two registries
+ * exist: `@opentelemetry/api` >= 1.10 carries the logs API itself (NodeSDK >= 0.300 registers
+ * there), and `@opentelemetry/api-logs` keeps its own. Each copy of either API hands out proxies of
+ * its own that start forwarding only when a provider is registered through that same copy; with
+ * two copies installed (npm nests the SDK's when its version differs from the application's) ours
+ * would never forward. The global itself is shared by every copy, so until a provider is found
+ * each emit asks both APIs for the global provider again; once one answers, the logger is bound
+ * and emits go straight to it.
  */
 function globalLogger(): EmitLogger {
-  const stableLogs = (otelApi as unknown as { logs?: LogsApiLike }).logs;
-  const candidates: ProbeLogger[] = [];
-  if (stableLogs !== undefined) {
-    candidates.push(stableLogs.getLogger(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version));
+  const apis: LogsApiLike[] = [];
+  const stableLogs = (otelApi as unknown as { logs?: Partial<LogsApiLike> }).logs;
+  if (typeof stableLogs?.getLoggerProvider === "function") apis.push(stableLogs as LogsApiLike);
+  apis.push(bridgeLogs as unknown as LogsApiLike);
+  // per API: the proxy provider last seen and a logger from it (a provider-less proxy hands out a new one per call)
+  const proxies: (ProviderLike | undefined)[] = [];
+  const proxyLoggers: (ProbeLogger | undefined)[] = [];
+
+  function find(eventName: string | undefined): EmitLogger | undefined {
+    for (let i = 0; i < apis.length; i++) {
+      const provider = (apis[i] as LogsApiLike).getLoggerProvider();
+      if (!isProxyProvider(provider)) {
+        return provider.getLogger(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version);
+      }
+      // a proxy forwards once a provider was registered through its own copy of the API
+      if (proxies[i] !== provider) {
+        proxies[i] = provider;
+        proxyLoggers[i] = provider.getLogger(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version);
+      }
+      const logger = proxyLoggers[i] as ProbeLogger;
+      if (logger.enabled({ eventName })) return logger;
+    }
+    return undefined;
   }
-  candidates.push(
-    bridgeLogs.getLogger(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version) as unknown as ProbeLogger,
-  );
+
   let bound: EmitLogger | undefined;
   return {
     emit(record) {
       if (bound === undefined) {
-        bound = candidates.find((candidate) => candidate.enabled({ eventName: record.eventName }));
+        bound = find(record.eventName);
         if (bound === undefined) return; // no provider registered yet: nothing to emit to
       }
       bound.emit(record);
