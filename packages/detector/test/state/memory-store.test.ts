@@ -102,4 +102,23 @@ describe("MemoryWindowStore bounds", () => {
     const [c] = await store.apply([add("r", "k", 4)], { batchId: "c" });
     expect(c!.value).toBe(3);
   });
+
+  it("bounds the remembered results by size too: large batches push out the oldest", async () => {
+    // 32 bytes per op: three batches of 100 ops take 9,600 bytes; the budget holds two.
+    const store = new MemoryWindowStore({ maxRecentBytes: 6_400 });
+    const batch = (t: number) => Array.from({ length: 100 }, (_, i) => add("r", `k${i}`, t));
+    await store.apply(batch(0), { batchId: "a" });
+    await store.apply(batch(1), { batchId: "b" });
+    await store.apply(batch(2), { batchId: "c" });
+    // "a" was forgotten: applying it again counts again
+    expect((await store.apply(batch(3), { batchId: "a" }))[0]!.value).toBe(4);
+    // "c" is remembered
+    expect((await store.apply(batch(4), { batchId: "c" }))[0]!.value).toBe(3);
+    // a batch larger than the whole budget is still remembered, alone
+    const huge = Array.from({ length: 300 }, (_, i) => add("h", `k${i}`, 5));
+    await store.apply(huge, { batchId: "h" });
+    expect((await store.apply(huge, { batchId: "h" }))[0]!.value).toBe(1);
+    // … and pushed out "c": applying it again counts again (points 0, 1, 2, 3 and now 6)
+    expect((await store.apply(batch(6), { batchId: "c" }))[0]!.value).toBe(5);
+  });
 });

@@ -21,11 +21,18 @@ export interface MemoryWindowStoreOptions {
   readonly maxGroupsPerRule?: number;
   /** How many recent batch ids (with their results) are remembered for idempotency. */
   readonly maxRecentBatches?: number;
+  /**
+   * Bytes the remembered results may take together (8 per number, 4 numbers per op); past it the
+   * oldest batches are forgotten first. The latest batch is always remembered.
+   */
+  readonly maxRecentBytes?: number;
   readonly metrics?: Pick<Metrics, "stateEvictions" | "stateGroups">;
 }
 
 export const DEFAULT_MAX_GROUPS_PER_RULE = 50_000;
 export const DEFAULT_MAX_RECENT_BATCHES = 1024;
+/** About 1,000 batches of 512 events of the default pack; a hundred of the largest requests. */
+export const DEFAULT_MAX_RECENT_BYTES = 32 * 1024 * 1024;
 
 /** Shared by entries that have no bucket yet; never written to (firstBucket replaces it). */
 const EMPTY_BUCKETS: number[] = [];
@@ -154,16 +161,19 @@ class Peak {
 export class MemoryWindowStore implements WindowStore {
   readonly #maxGroups: number;
   readonly #maxBatches: number;
+  readonly #maxBytes: number;
   readonly #metrics: MemoryWindowStoreOptions["metrics"];
   readonly #rules = new Map<string, RuleGroups>();
   /** Results of recent batches, packed (see packResults), for answering a retry. */
   readonly #recent = new Map<string, Float64Array>();
+  #recentBytes = 0;
   #stopped = false;
   #observing = false;
 
   constructor(opts: MemoryWindowStoreOptions = {}) {
     this.#maxGroups = opts.maxGroupsPerRule ?? DEFAULT_MAX_GROUPS_PER_RULE;
     this.#maxBatches = opts.maxRecentBatches ?? DEFAULT_MAX_RECENT_BATCHES;
+    this.#maxBytes = opts.maxRecentBytes ?? DEFAULT_MAX_RECENT_BYTES;
     this.#metrics = opts.metrics;
   }
 
@@ -183,6 +193,7 @@ export class MemoryWindowStore implements WindowStore {
     this.#stopped = true;
     this.#rules.clear();
     this.#recent.clear();
+    this.#recentBytes = 0;
   }
 
   async apply(ops: readonly StateOp[], opts: ApplyOptions): Promise<StateResult[]> {
@@ -193,10 +204,16 @@ export class MemoryWindowStore implements WindowStore {
     for (let i = 0; i < ops.length; i++) results[i] = this.#applyOne(ops[i]!);
     // Kept packed in one typed array: a thousand batches of result objects would all survive
     // into the old generation, and cost the garbage collector more than the windows themselves.
-    this.#recent.set(opts.batchId, packResults(results));
-    if (this.#recent.size > this.#maxBatches) {
-      const oldest = this.#recent.keys().next().value;
-      if (oldest !== undefined) this.#recent.delete(oldest);
+    const packed = packResults(results);
+    this.#recent.set(opts.batchId, packed);
+    this.#recentBytes += packed.byteLength;
+    while (
+      this.#recent.size > 1 &&
+      (this.#recent.size > this.#maxBatches || this.#recentBytes > this.#maxBytes)
+    ) {
+      const [oldest, dropped] = this.#recent.entries().next().value!;
+      this.#recent.delete(oldest);
+      this.#recentBytes -= dropped.byteLength;
     }
     return results;
   }
