@@ -1,22 +1,9 @@
-// the detector's own test helper: a TCP port that was free a moment ago on 127.0.0.1
+// the detector's own test helpers: a TCP port that was free a moment ago on 127.0.0.1, and a
+// poll on the real clock for what a real peer does
+import { eventually } from "../../packages/detector/test/sinks/helpers.ts";
 import { freePort } from "../../packages/detector/test/sinks/peers.ts";
 
-export { freePort };
-
-/** Polls `probe` until it returns a value (not undefined), up to `timeoutMs`. */
-export async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 10_000,
-  what = "condition",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { eventually, freePort };
 
 /** A detector config for tests: every listener on an ephemeral loopback port, no console output. */
 export async function testDetectorConfig(

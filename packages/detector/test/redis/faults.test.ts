@@ -17,6 +17,7 @@ import { loadRules } from "../../src/rules/compile.ts";
 import { createNoopMeter } from "@opentelemetry/api";
 import { RedisWindowStore } from "../../src/state/redis/window-store.ts";
 import { windowGeometry } from "../../src/state/types.ts";
+import { eventually } from "../sinks/helpers.ts";
 import { exportRequest, failedLoginAt, OtlpGrpcSender } from "./otlp.ts";
 import { RedisServer } from "./server.ts";
 
@@ -41,20 +42,6 @@ function config(prefix: string): Config {
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
   return parsed.config;
-}
-
-async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** How many failed sign-ins of `address` the detector's brute_force window holds at `at`. */
@@ -120,10 +107,14 @@ describe("detector on Redis: faults", () => {
       expect(checks["redis"]?.healthy).toBe(false);
 
       await server.restart();
-      await eventually(async () => {
-        const r = await fetch(`${detector.addresses.api}/readyz`);
-        return r.status === 200 ? true : undefined;
-      }, "readiness after Redis came back");
+      await eventually(
+        async () => {
+          const r = await fetch(`${detector.addresses.api}/readyz`);
+          return r.status === 200 ? true : undefined;
+        },
+        15_000,
+        "readiness after Redis came back",
+      );
       expect(await sender.send(body(1))).toBe(grpc.status.OK);
       expect(await sender.send(body(2))).toBe(grpc.status.OK);
       // the event before the outage survived it (AOF), the refused ones counted once each

@@ -41,6 +41,24 @@ export function fakeTime() {
   };
 }
 
+/**
+ * Polls `probe` on the real clock (for real peers: servers, child processes) until it returns a
+ * value (not undefined), up to `timeoutMs`.
+ */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Polls a condition on the real clock (for real peers: servers, child processes), bounded. */
 export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const until = performance.now() + timeoutMs;

@@ -7,6 +7,7 @@ import { deliveryId, type SinkDispatcher } from "../../src/sinks/dispatcher.ts";
 import { verifySignature } from "../../src/sinks/signature.ts";
 import { firing, manualClock } from "../alerts/fixtures.ts";
 import { testMetrics } from "../alerts/metrics.ts";
+import { waitFor } from "./helpers.ts";
 import { startReceiver } from "./receiver.ts";
 
 const SECRET = "s3cret-for-tests";
@@ -379,8 +380,3 @@ describe("webhook sink", () => {
     });
   });
 });
-
-async function waitFor(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
-  expect(cond()).toBe(true);
-}
