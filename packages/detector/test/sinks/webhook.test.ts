@@ -1,52 +1,20 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { alertFromFiring } from "../../src/alerts/build.ts";
 import type { AlertChange } from "../../src/alerts/types.ts";
 import { createSinkDispatcher } from "../../src/sinks/build.ts";
 import { webhookSinkSchema, type SinksConfig } from "../../src/sinks/config.ts";
 import { deliveryId, type SinkDispatcher } from "../../src/sinks/dispatcher.ts";
 import { verifySignature } from "../../src/sinks/signature.ts";
-import { firing, manualClock } from "../alerts/fixtures.ts";
 import { testMetrics } from "../alerts/metrics.ts";
-import { waitFor } from "./helpers.ts";
+import { change, fakeTime, waitFor } from "./helpers.ts";
 import { startReceiver } from "./receiver.ts";
 
 const SECRET = "s3cret-for-tests";
 const env = { HOOK_SECRET: SECRET };
 
-function change(
-  overrides: Parameters<typeof firing>[0] = {},
-  type: AlertChange["type"] = "alert.created",
-): AlertChange {
-  const f = firing(overrides);
-  return {
-    type,
-    alert: alertFromFiring(
-      f,
-      `alt_01JD3Q${Math.random().toString(36).slice(2, 8).toUpperCase()}`,
-      f.receivedAt,
-    ),
-  };
-}
-
 function webhook(url: string, extra: Record<string, unknown> = {}): SinksConfig {
   return [
     webhookSinkSchema.parse({ type: "webhook", name: "hook", url, secret: { env: "HOOK_SECRET" }, ...extra }),
   ];
-}
-
-/** A clock and a sleep that moves it: retries happen at once, on the recorded schedule. */
-function fakeTime() {
-  const clock = manualClock();
-  const sleeps: number[] = [];
-  return {
-    clock: clock.now,
-    sleeps,
-    sleep: async (ms: number, signal: AbortSignal) => {
-      if (signal.aborted) throw signal.reason;
-      sleeps.push(ms);
-      clock.advance(ms);
-    },
-  };
 }
 
 const cleanups: (() => Promise<void>)[] = [];
