@@ -47,4 +47,10 @@ export interface DecodedBatch {
   readonly rejected: Partial<Record<RejectReason, number>>;
   /** The first rejection's explanation, for OTLP partial success `error_message`. */
   readonly rejectMessage?: string;
+  /**
+   * Events that carried neither `time_unix_nano` nor `observed_time_unix_nano` and are dated at
+   * arrival: the request's bytes do not say when they happened, so the same bytes sent again
+   * are new events, not a retry (absent when 0).
+   */
+  readonly arrivalDated?: number;
 }

@@ -12,7 +12,7 @@
  * a request whose ingest fails counts no records either: retryable failures are answered
  * UNAVAILABLE / 503 and the sender sends the same records again, which are counted then.
  */
-import { hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { SECURITY_EVENT_NAMES } from "@secmon/semconv";
 import pb from "protobufjs/minimal.js";
 import { SecmonError, asSecmonError } from "../errors.ts";
@@ -153,7 +153,7 @@ export class LogsExport {
       this.countRequest(outcomeOf(e));
       throw e;
     }
-    const batchId = hash("sha256", body, "base64url").slice(0, 22);
+    const batchId = batchIdOf(body, batch, receivedAt);
     try {
       await this.#o.ingestor.ingest(batch, { batchId, transport: this.#o.transport, receivedAt });
     } catch (err) {
@@ -199,6 +199,18 @@ export class LogsExport {
     this.#services.add(service);
     return service;
   }
+}
+
+/**
+ * The request's batch id, which makes a sender's retry idempotent: a digest of the request bytes,
+ * which carry the events' times. When some events carry no time at all and are dated at arrival,
+ * the same bytes sent again are other events (a script sending the same sign-in failure each
+ * time): the arrival time joins the digest, and such a request is not recognised as a retry.
+ */
+export function batchIdOf(body: Buffer, batch: DecodedBatch, receivedAt: number): string {
+  const h = createHash("sha256").update(body);
+  if (batch.arrivalDated !== undefined) h.update(`\0arrival:${receivedAt}`);
+  return h.digest("base64url").slice(0, 22);
 }
 
 function parseJson(body: Buffer): unknown {

@@ -230,6 +230,8 @@ export class BatchBuilder {
   ignored = 0;
   readonly rejected: Partial<Record<RejectReason, number>> = {};
   rejectMessage: string | undefined;
+  /** Events dated at arrival (no time, no observed time). */
+  arrivalDated = 0;
   /** Index of the next record in the request (0-based, across all resources and scopes). */
   index = 0;
   readonly arrivalMs: number;
@@ -266,7 +268,10 @@ export class BatchBuilder {
       this.reject("invalid_timestamp", index, name, "timestamp is beyond the year 2200");
       return;
     }
-    if (time === 0) time = this.arrivalMs;
+    if (time === 0) {
+      time = this.arrivalMs;
+      this.arrivalDated++;
+    }
     this.events.push({
       name: name as string,
       time,
@@ -290,8 +295,13 @@ export class BatchBuilder {
   }
 
   finish(): DecodedBatch {
-    const batch: DecodedBatch = { events: this.events, ignored: this.ignored, rejected: this.rejected };
-    return this.rejectMessage === undefined ? batch : { ...batch, rejectMessage: this.rejectMessage };
+    return {
+      events: this.events,
+      ignored: this.ignored,
+      rejected: this.rejected,
+      ...(this.rejectMessage === undefined ? {} : { rejectMessage: this.rejectMessage }),
+      ...(this.arrivalDated === 0 ? {} : { arrivalDated: this.arrivalDated }),
+    };
   }
 }
 
