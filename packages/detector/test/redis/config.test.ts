@@ -103,6 +103,10 @@ describe("state store factory", () => {
     const err = await store.start().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SecmonError);
     expect((err as SecmonError).code).toBe("STORE_UNAVAILABLE");
+    // says where it tried and why, not ioredis's "Connection is closed."
+    expect((err as SecmonError).message).toMatch(
+      /: cannot connect to Redis at 127\.0\.0\.1:1: .*ECONNREFUSED/,
+    );
     await expect(store.apply([], { batchId: "x" })).rejects.toMatchObject({ code: "STORE_UNAVAILABLE" });
     await store.stop();
     await store.stop();

@@ -157,6 +157,16 @@ export class RedisServer {
     this.#proc = undefined;
   }
 
+  /** Stops the process without killing it (SIGSTOP): connections stay open, nothing answers. */
+  pause(): void {
+    this.#proc?.kill("SIGSTOP");
+  }
+
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void {
+    this.#proc?.kill("SIGCONT");
+  }
+
   /** Starts the server again on the same port and data dir (AOF replayed). */
   async restart(): Promise<void> {
     await this.kill();

@@ -78,6 +78,9 @@ export function toStoreError(err: unknown, what: string): SecmonError {
  * `command_timeout_seconds`, so that a batch is refused with a retryable status and the sender
  * holds the data; the client reconnects by itself in the background.
  */
+/** How often a connected detector PINGs Redis to find out that it stopped answering. */
+const HEARTBEAT_MS = 1000;
+
 export class RedisConnection {
   readonly config: RedisStateConfig;
   readonly prefix: string;
@@ -88,6 +91,10 @@ export class RedisConnection {
   #opening: Promise<void> | undefined;
   #closing: Promise<void> = Promise.resolve();
   #lastError: string | undefined;
+  /** Why the last heartbeat PING failed while the socket looked fine (a hung or overloaded Redis). */
+  #stalled: string | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #probing = false;
 
   constructor(config: RedisStateConfig, options: RedisConnectionOptions = {}) {
     this.config = config;
@@ -107,8 +114,27 @@ export class RedisConnection {
     return this.#client?.status === "ready";
   }
 
-  /** For readiness: healthy while connected. */
+  /** What the detector connects to, for messages (no credentials: the url may not hold any). */
+  get target(): string {
+    const c = this.config;
+    if (c.mode === "cluster") return `Redis Cluster (${(c.cluster?.nodes ?? []).join(", ")})`;
+    if (c.mode === "sentinel") {
+      return `Redis master ${c.sentinel?.master_name ?? "?"} via sentinels ${(c.sentinel?.nodes ?? []).join(", ")}`;
+    }
+    const url = new URL(c.url);
+    return `Redis at ${url.host || "127.0.0.1:6379"}`;
+  }
+
+  /**
+   * For readiness: healthy while connected and answering. A Redis that hangs (stopped, swapping,
+   * blocked by a slow command) keeps its socket open: a heartbeat PING every second that fails
+   * (after command_timeout_seconds) marks it unhealthy until one succeeds, so that balancers stop
+   * routing to a detector that refuses every batch.
+   */
   health(): { healthy: boolean; detail?: string } {
+    if (this.ready && this.#stalled !== undefined) {
+      return { healthy: false, detail: `redis not answering: ${this.#stalled}` };
+    }
     if (this.ready) return { healthy: true };
     const status = this.#client?.status ?? "closed";
     return { healthy: false, detail: `redis ${status}${this.#lastError ? `: ${this.#lastError}` : ""}` };
@@ -136,6 +162,9 @@ export class RedisConnection {
     const opening = this.#opening;
     this.#client = undefined;
     this.#opening = undefined;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+    this.#stalled = undefined;
     this.#closing = (async () => {
       await opening?.catch(() => {});
       if (!client) return;
@@ -165,6 +194,7 @@ export class RedisConnection {
     });
     client.on("ready", () => {
       this.#lastError = undefined;
+      this.#stalled = undefined;
       this.#options.onEvent?.("ready");
     });
     client.on("reconnecting", () => this.#options.onEvent?.("reconnecting"));
@@ -190,11 +220,29 @@ export class RedisConnection {
       client.disconnect();
       if (this.#client === client) this.#client = undefined;
       this.#opening = undefined;
-      throw new SecmonError("STORE_UNAVAILABLE", `cannot connect to Redis: ${(err as Error).message}`, {
+      // ioredis rejects connect() with "Connection is closed."; the socket's error says why.
+      const why = this.#lastError ?? (err as Error).message;
+      throw new SecmonError("STORE_UNAVAILABLE", `cannot connect to ${this.target}: ${why}`, {
         cause: err,
       });
     } finally {
       if (timer) clearTimeout(timer);
+    }
+    this.#heartbeat = setInterval(() => void this.#probe(client), HEARTBEAT_MS);
+    this.#heartbeat.unref();
+  }
+
+  /** One heartbeat: a PING while the client says ready; none while the previous one waits. */
+  async #probe(client: RedisClient): Promise<void> {
+    if (this.#probing || client.status !== "ready") return;
+    this.#probing = true;
+    try {
+      await client.ping();
+      this.#stalled = undefined;
+    } catch (err) {
+      if (client.status === "ready") this.#stalled = (err as Error).message;
+    } finally {
+      this.#probing = false;
     }
   }
 
