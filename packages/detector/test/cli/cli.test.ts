@@ -205,7 +205,9 @@ describe("replay", () => {
     expect(summary.badLines).toBe(3);
     expect(err.text).toContain(`${file}:6: not a JSON line`);
     expect(err.text).toContain(`${file}:7: missing required key "time"`);
-    expect(err.text).toContain(`${file}:8: The request body is not a valid OTLP ExportLogsServiceRequest`);
+    expect(err.text).toContain(
+      `${file}:8: an array, not an OTLP/JSON ExportLogsServiceRequest or an event line (JSON objects)`,
+    );
     const alerts = out.text
       .trim()
       .split("\n")
@@ -213,13 +215,142 @@ describe("replay", () => {
     expect(alerts.map((a) => [a.rule, a.value, a.threshold])).toEqual([["brute_force", 5, 5]]);
   });
 
-  it("exits 2 when nothing can be replayed", async () => {
+  /** One OTLP/JSON line of failed sign-ins; `times` per record: [timeUnixNano, observedTimeUnixNano]. */
+  const otlpRecords = (times: [string | undefined, string | undefined][], address: string) =>
+    JSON.stringify({
+      resourceLogs: [
+        {
+          scopeLogs: [
+            {
+              logRecords: times.map(([time, observed], i) => ({
+                ...(time !== undefined ? { timeUnixNano: time } : {}),
+                ...(observed !== undefined ? { observedTimeUnixNano: observed } : {}),
+                eventName: "auth.login",
+                attributes: [
+                  { key: "auth.outcome", value: { stringValue: "failure" } },
+                  { key: "client.address", value: { stringValue: address } },
+                  { key: "user.hash", value: { stringValue: `${i}`.padStart(32, "0") } },
+                ],
+              })),
+            },
+          ],
+        },
+      ],
+    });
+  const nanos = (sec: number) => `${Date.parse("2026-11-21T10:00:00Z") + sec * 1000}000000`;
+
+  it("rejects records it cannot place on event time, one message per record, and counts them by reason", async () => {
+    const dir = tempDir();
+    const file = join(dir, "otlp.jsonl");
+    const none: [undefined, undefined] = [undefined, undefined];
+    writeFileSync(
+      file,
+      [
+        // three failures with a timestamp (one only observed), three per address without any
+        otlpRecords([[nanos(0), undefined], [undefined, nanos(1)], none, none, none], "203.0.113.7"),
+        otlpRecords([none, none, none, [nanos(2), nanos(2)]], "203.0.113.8"),
+        line(3, {}, { time: "1970-01-01T00:00:00.000Z" }),
+        line(4, {}, { time: "+275760-09-13T00:00:00.000Z" }),
+      ].join("\n"),
+    );
+    const out = capture();
     const err = capture();
-    const missing = await replay(["/nonexistent/file.jsonl"], {
+    const summary = await replay([file], {
+      stdout: out.stream,
+      stderr: err.stream,
+      rules: { overrides: { brute_force: { threshold: 3 } } },
+    });
+    expect(summary).toMatchObject({
+      exitCode: 1,
+      events: 3,
+      rejected: 8,
+      rejectedBy: { missing_timestamp: 6, invalid_timestamp: 2 },
+      badLines: 0,
+    });
+    const noTime =
+      "auth.login record rejected: it has no timestamp (neither timeUnixNano nor observedTimeUnixNano), and replay places events on event time";
+    expect(err.text.split("\n").filter((l) => l.endsWith(noTime))).toEqual([
+      ...Array<string>(3).fill(`${file}:1: ${noTime}`),
+      ...Array<string>(3).fill(`${file}:2: ${noTime}`),
+    ]);
+    expect(err.text).toContain(
+      `${file}:3: auth.login event rejected: time 1970-01-01T00:00:00.000Z is not after 1970-01-01T00:00:00Z and before 2200-01-01T00:00:00.000Z`,
+    );
+    expect(err.text).toContain(`${file}:4: auth.login event rejected: time +275760-09-13T00:00:00.000Z`);
+    expect(out.text).toMatch(
+      /3 event\(s\) replayed \(0 ignored, 8 rejected: missing_timestamp 6, invalid_timestamp 2; 0 unreadable line\(s\)\) from 1 file\(s\); 0 alert\(s\)\n$/,
+    );
+  });
+
+  it("names the file and line of everything it cannot read, and replays the rest", async () => {
+    const dir = tempDir();
+    const file = join(dir, "mixed.jsonl");
+    let deep = '{"stringValue":"x"}';
+    for (let i = 0; i < 20_000; i++) deep = `{"kvlistValue":{"values":[{"key":"k","value":${deep}}]}}`;
+    const deepBody = otlpRecords([[nanos(0), undefined]], "203.0.113.9").replace(
+      '"eventName"',
+      `"body":${deep},"eventName"`,
+    );
+    const tooLong = line(0, { "user.name": "x".repeat(2_000_000) });
+    const badAttr = otlpRecords([[nanos(0), undefined]], "203.0.113.9").replace(
+      '"attributes":[',
+      '"attributes":[{"key":"bad","value":{"kvlistValue":{}}},',
+    );
+    writeFileSync(
+      file,
+      [line(0, {}), "1", "null", '"text"', "[]", "garbage", deepBody, tooLong, badAttr, "\r", line(1, {})]
+        .join("\r\n")
+        .concat("\n"),
+    );
+    const empty = join(dir, "empty.jsonl");
+    writeFileSync(empty, "");
+    const gz = join(dir, "truncated.jsonl.gz");
+    const whole = gzipSync(
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((s) => line(s, { "user.name": "u".repeat(500) })).join("\n"),
+    );
+    writeFileSync(gz, whole.subarray(0, whole.length - 40));
+    const err = capture();
+    const out = capture();
+    const summary = await replay([file, empty, gz], {
+      stdout: out.stream,
+      stderr: err.stream,
+      maxLineBytes: 1_500_000,
+    });
+    expect(err.text).not.toContain("Internal error");
+    const messages = err.text.trim().split("\n");
+    expect(messages.slice(0, 9)).toEqual([
+      `${file}:2: a number, not an OTLP/JSON ExportLogsServiceRequest or an event line (JSON objects)`,
+      `${file}:3: null, not an OTLP/JSON ExportLogsServiceRequest or an event line (JSON objects)`,
+      `${file}:4: a string, not an OTLP/JSON ExportLogsServiceRequest or an event line (JSON objects)`,
+      `${file}:5: an array, not an OTLP/JSON ExportLogsServiceRequest or an event line (JSON objects)`,
+      `${file}:6: not a JSON line`,
+      `${file}:7: cannot decode: RangeError: Maximum call stack size exceeded`,
+      `${file}:8: line longer than 1500000 bytes, skipped`,
+      `${file}:9: 1 record(s) rejected; the first: record 0 (auth.login): attribute bad is a kvlist; kvlist values are not accepted`,
+      expect.stringMatching(
+        new RegExp(
+          `^${gz}:\\d+: cannot read further: gzip data is truncated or corrupt \\(unexpected end of file\\)$`,
+        ),
+      ),
+    ]);
+    expect(messages).toHaveLength(9);
+    expect(summary).toMatchObject({ exitCode: 1, rejected: 1, badLines: 8 });
+    // lines 1 and 11 of the mixed file, and the gzip file's lines before the break
+    expect(summary.events).toBeGreaterThan(2);
+    expect(summary.events).toBeLessThan(12);
+  });
+
+  it("exits 2 naming each file it cannot open", async () => {
+    const err = capture();
+    const dir = tempDir();
+    const missing = await replay(["/nonexistent/file.jsonl", dir], {
       stdout: capture().stream,
       stderr: err.stream,
     });
     expect(missing.exitCode).toBe(2);
+    expect(err.text).toBe(
+      `/nonexistent/file.jsonl: cannot read: no such file\n${dir}: cannot read: is a directory, not a file\n`,
+    );
     const badRules = await replay([], {
       stdout: capture().stream,
       stderr: err.stream,
