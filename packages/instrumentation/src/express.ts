@@ -17,41 +17,67 @@ import {
 import type { ResponseTracking } from "./internal-types.ts";
 import type { ExpressMiddlewareOptions, UserIdGetter } from "./types.ts";
 
-interface RouteLike {
-  readonly path?: unknown;
-}
-
 interface LayerLike {
-  readonly route?: RouteLike;
+  readonly route?: unknown;
   readonly handle?: unknown;
-  /** router >= 2.3: the path the layer was registered with. */
+  /** router >= 2.3: the path(s) the layer was registered with. */
   readonly rawPath?: unknown;
-  /** router >= 2.3: `{ path, pattern, … } | false`; older: boolean. */
+  /** router >= 2.3: `{ path, pattern, … } | false` (`pattern`: the registered path that matched). */
   readonly match?: (path: string) => unknown;
 }
 
 interface AppLike {
-  readonly router?: { readonly stack?: unknown };
-  readonly _router?: { readonly stack?: unknown };
+  readonly router?: unknown;
+  readonly _router?: unknown;
+  /** The application it was last mounted in with `app.use` (not set by `router.use`). */
   readonly parent?: AppLike;
-  readonly mountpath?: unknown;
 }
 
-const MAX_ROUTER_DEPTH = 16;
-const AMBIGUOUS = "\u0000ambiguous";
+/** Deepest nesting of routers and applications followed. */
+const MAX_DEPTH = 16;
+/** Candidate templates collected for one request before giving up on telling them apart. */
+const MAX_CANDIDATES = 8;
 
-/** Template per Route object, once known to be reachable along exactly one chain of mounts. */
-const templateCache = new WeakMap<object, string | null>();
+interface CachedTemplate {
+  /** `req.app` and the top application the template was worked out for. */
+  readonly app: AppLike | undefined;
+  readonly root: AppLike;
+  /** The template, or undefined when it depends on the request path (matched per request). */
+  readonly template: string | undefined;
+}
 
-function stackOf(handle: unknown): readonly LayerLike[] | undefined {
-  if ((typeof handle !== "function" && typeof handle !== "object") || handle === null) return undefined;
-  const stack = (handle as { stack?: unknown }).stack;
+/** Per Route object: its template, when the route is reachable along exactly one chain of mounts. */
+const templateCache = new WeakMap<object, CachedTemplate>();
+
+function stackOf(router: unknown): readonly LayerLike[] | undefined {
+  if ((typeof router !== "function" && typeof router !== "object") || router === null) return undefined;
+  const stack = (router as { stack?: unknown }).stack;
   return Array.isArray(stack) ? (stack as LayerLike[]) : undefined;
 }
 
-function patternText(pattern: unknown): string | undefined {
-  if (typeof pattern === "string") return pattern;
-  if (pattern instanceof RegExp) return String(pattern);
+/** An Express application used as a handler (`router.use("/x", subApp)` passes the app itself). */
+function isApp(handle: unknown): handle is AppLike {
+  return (
+    typeof handle === "function" &&
+    typeof (handle as { handle?: unknown }).handle === "function" &&
+    typeof (handle as { set?: unknown }).set === "function"
+  );
+}
+
+/** The wrapper `app.use(path, subApp)` registers: a closure, so which application it holds is not visible. */
+function isMountedApp(handle: unknown): boolean {
+  return typeof handle === "function" && handle.name === "mounted_app";
+}
+
+function appStack(app: AppLike): readonly LayerLike[] | undefined {
+  return stackOf(app.router ?? app._router);
+}
+
+/** A layer's registered path as template text, when it is one path (not a list of them). */
+function singlePattern(path: unknown): string | undefined {
+  if (typeof path === "string") return path;
+  if (path instanceof RegExp) return String(path);
+  if (Array.isArray(path) && path.length === 1) return singlePattern(path[0]);
   return undefined;
 }
 
@@ -63,43 +89,100 @@ function joinPath(prefix: string, path: string): string {
   return path.startsWith("/") ? base + path : `${base}/${path}`;
 }
 
-/** Every mount chain that leads to `route`, as templates (AMBIGUOUS where a step has no single pattern). */
-function collectTemplates(
+/** What the search knows about one request. */
+interface Search {
+  readonly route: object;
+  /**
+   * `req.app` (the application the request was answered in) and the applications it was mounted
+   * in: for a `mounted_app` layer of application A, the one among them whose parent is A is the
+   * application it holds (at most one is).
+   */
+  readonly apps: readonly AppLike[];
+}
+
+/** Where a layer leads: a router's layers (same application) or a sub-application's. */
+interface Inner {
+  readonly stack: readonly LayerLike[];
+  readonly app: AppLike;
+  /** A `mounted_app` layer taken to hold `app` while its application has several of them. */
+  readonly guessed: boolean;
+}
+
+function innerOf(layer: LayerLike, app: AppLike, search: Search): Inner | undefined {
+  const handle = layer.handle;
+  const stack = stackOf(handle);
+  if (stack !== undefined) return { stack, app, guessed: false };
+  if (isApp(handle)) {
+    const subStack = appStack(handle);
+    return subStack === undefined ? undefined : { stack: subStack, app: handle, guessed: false };
+  }
+  if (!isMountedApp(handle)) return undefined;
+  const sub = search.apps.find((candidate) => candidate.parent === app);
+  const subStack = sub === undefined ? undefined : appStack(sub);
+  if (sub === undefined || subStack === undefined) return undefined;
+  let mounted = 0;
+  for (const other of appStack(app) ?? []) if (isMountedApp(other.handle)) mounted++;
+  return { stack: subStack, app: sub, guessed: mounted > 1 };
+}
+
+/**
+ * Counts the chains of layers that lead from `stack` to the route, without looking at a path;
+ * `chains.template` is the last one's template (undefined where a step has several paths).
+ */
+function countChains(
   stack: readonly LayerLike[],
-  route: object,
-  prefix: string,
+  app: AppLike,
+  prefix: string | undefined,
   depth: number,
-  found: string[],
+  search: Search,
+  chains: { count: number; template: string | undefined },
   seen: Set<unknown>,
 ): void {
   for (const layer of stack) {
-    if (found.length > 1) return;
+    if (chains.count > 1) return;
     if (layer.route !== undefined) {
-      if (layer.route === route) {
-        const pattern = patternText(layer.rawPath ?? (route as RouteLike).path);
-        found.push(pattern === undefined || prefix === AMBIGUOUS ? AMBIGUOUS : joinPath(prefix, pattern));
+      if (layer.route === search.route) {
+        const pattern = singlePattern(layer.rawPath);
+        chains.count++;
+        chains.template =
+          prefix === undefined || pattern === undefined ? undefined : joinPath(prefix, pattern);
       }
       continue;
     }
-    const inner = stackOf(layer.handle);
-    if (inner === undefined || seen.has(inner) || depth >= MAX_ROUTER_DEPTH) continue;
-    seen.add(inner);
-    const mount = layer.rawPath === undefined ? undefined : patternText(layer.rawPath);
-    const next = prefix === AMBIGUOUS || mount === undefined ? AMBIGUOUS : joinPath(prefix, mount);
-    collectTemplates(inner, route, next, depth + 1, found, seen);
-    seen.delete(inner);
+    if (depth >= MAX_DEPTH) continue;
+    const inner = innerOf(layer, app, search);
+    if (inner === undefined || seen.has(inner.stack)) continue;
+    seen.add(inner.stack);
+    const mount = singlePattern(layer.rawPath);
+    const next = prefix === undefined || mount === undefined ? undefined : joinPath(prefix, mount);
+    countChains(inner.stack, inner.app, next, depth + 1, search, chains, seen);
+    seen.delete(inner.stack);
   }
 }
 
-/** Finds the template by matching the request path layer by layer (router >= 2.3). */
-function matchTemplate(
+interface Candidate {
+  readonly template: string | undefined;
+  /** Passed a `mounted_app` layer that may hold another application than the one assumed. */
+  readonly guessed: boolean;
+}
+
+/**
+ * Matches the request path layer by layer as the router does (router >= 2.3 reports the
+ * registered path that matched) and collects, in the router's order, the templates of the chains
+ * that end at the route.
+ */
+function matchChains(
   stack: readonly LayerLike[],
-  route: object,
+  app: AppLike,
   path: string,
   prefix: string,
+  guessed: boolean,
   depth: number,
-): string | undefined {
+  search: Search,
+  found: Candidate[],
+): void {
   for (const layer of stack) {
+    if (found.length >= MAX_CANDIDATES || (found.length > 0 && !(found[0] as Candidate).guessed)) return;
     let match: unknown;
     try {
       match = layer.match?.(path);
@@ -107,62 +190,79 @@ function matchTemplate(
       continue;
     }
     if (typeof match !== "object" || match === null) continue;
-    const pattern = patternText((match as { pattern?: unknown }).pattern);
+    const pattern = singlePattern((match as { pattern?: unknown }).pattern);
     if (layer.route !== undefined) {
-      if (layer.route === route && pattern !== undefined) return joinPath(prefix, pattern);
+      if (layer.route === search.route) {
+        found.push({ template: pattern === undefined ? undefined : joinPath(prefix, pattern), guessed });
+      }
       continue;
     }
-    const inner = stackOf(layer.handle);
-    if (inner === undefined || pattern === undefined || depth >= MAX_ROUTER_DEPTH) continue;
+    if (pattern === undefined || depth >= MAX_DEPTH) continue;
+    const inner = innerOf(layer, app, search);
+    if (inner === undefined) continue;
+    // the part of the path the layer consumed, as the router trims it
     const matched = (match as { path?: unknown }).path;
-    let rest = typeof matched === "string" ? path.slice(matched.length) : path;
+    const consumed = typeof matched === "string" ? matched : "";
+    if (consumed !== "") {
+      if (!path.startsWith(consumed)) continue;
+      const after = path.charCodeAt(consumed.length);
+      if (!Number.isNaN(after) && after !== 47 /* / */) continue;
+    }
+    let rest = path.slice(consumed.length);
     if (!rest.startsWith("/")) rest = `/${rest}`;
-    const found = matchTemplate(inner, route, rest, joinPath(prefix, pattern), depth + 1);
-    if (found !== undefined) return found;
+    const next = joinPath(prefix, pattern);
+    matchChains(inner.stack, inner.app, rest, next, guessed || inner.guessed, depth + 1, search, found);
   }
-  return undefined;
 }
 
-/** Mount path of a sub-application, composed up to the top application. */
-function appPrefix(app: AppLike | undefined): string | undefined {
-  let prefix = "";
-  for (let current = app; current?.parent !== undefined; current = current.parent) {
-    const mount = patternText(current.mountpath);
-    if (mount === undefined) return undefined;
-    prefix = joinPath(mount, prefix === "" ? "/" : prefix);
-  }
-  return prefix === "/" ? "" : prefix;
+/** The template the router used: the first chain's, unless an earlier guess leaves it open. */
+function decide(found: readonly Candidate[]): string | undefined {
+  const first = found[0];
+  if (first === undefined || !first.guessed) return first?.template;
+  return found.every((candidate) => candidate.template === first.template) ? first.template : undefined;
+}
+
+function rootOf(app: AppLike): AppLike {
+  let root = app;
+  for (let i = 0; i < MAX_DEPTH && root.parent !== undefined; i++) root = root.parent;
+  return root;
 }
 
 /**
  * The route template of the request, composing the mount paths of nested routers and
  * sub-applications with the route path (`app.use("/orgs/:org", router)` + `router.get("/:id")`
- * = `/orgs/:org/:id`). Undefined when no route matched.
+ * = `/orgs/:org/:id`), worked out from the application the middleware runs in (`topApp`; default:
+ * the top of `req.app`'s mount chain). Undefined when no route matched or when the template
+ * cannot be known: never built from the raw path.
  */
-export function expressRouteTemplate(req: Request): string | undefined {
+export function expressRouteTemplate(req: Request, topApp?: unknown): string | undefined {
   const route = (req as { route?: unknown }).route;
   if (typeof route !== "object" || route === null) return undefined;
   const app = (req as { app?: AppLike }).app;
-  const prefix = appPrefix(app);
-  let cached = templateCache.get(route);
-  if (cached === undefined) {
-    const stack = stackOf(app?.router ?? app?._router);
-    const found: string[] = [];
-    if (stack !== undefined) collectTemplates(stack, route, "", 0, found, new Set());
-    if (found.length === 1 && found[0] !== AMBIGUOUS) cached = found[0] as string;
-    else if (found.length > 0) cached = null;
-    if (cached !== undefined) templateCache.set(route, cached);
+  const start = (topApp as AppLike | undefined) ?? app;
+  if (start === undefined) return undefined;
+  const root = rootOf(start);
+  const cached = templateCache.get(route);
+  if (cached !== undefined && cached.app === app && cached.root === root && cached.template !== undefined) {
+    return cached.template;
   }
-  if (typeof cached === "string" && prefix !== undefined) return joinPath(prefix, cached);
-  if (cached === null && app?.parent === undefined) {
-    const stack = stackOf(app?.router ?? app?._router);
-    const path = pathOf(req.originalUrl ?? req.url);
-    const found = stack === undefined ? undefined : matchTemplate(stack, route, path, "", 0);
-    if (found !== undefined) return found;
+  const stack = appStack(root);
+  if (stack === undefined) return undefined;
+  const apps: AppLike[] = [];
+  for (let current = app; current !== undefined && apps.length < MAX_DEPTH; current = current.parent) {
+    apps.push(current);
   }
-  // Not found in the tree (an older router, or a sub-application already left): best effort.
-  const routePath = patternText((route as RouteLike).path);
-  return routePath === undefined ? undefined : joinPath(req.baseUrl ?? "", routePath);
+  const search: Search = { route, apps };
+  if (cached === undefined || cached.app !== app || cached.root !== root) {
+    const chains = { count: 0, template: undefined as string | undefined };
+    countChains(stack, root, "", 0, search, chains, new Set());
+    const template = chains.count === 1 ? chains.template : undefined;
+    templateCache.set(route, { app, root, template });
+    if (template !== undefined) return template;
+  }
+  const found: Candidate[] = [];
+  matchChains(stack, root, pathOf(req.originalUrl ?? req.url), "", false, 0, search, found);
+  return decide(found);
 }
 
 /** Express's address after `trust proxy` handling. */
@@ -183,12 +283,15 @@ export function createExpressMiddleware<Req extends Request = Request>(
 ): RequestHandler {
   const events = options.events;
   const getUserId = (options.getUserId ?? defaultUserId) as UserIdGetter<Request>;
+  // the application the middleware runs in, where route templates start (see expressRouteTemplate)
+  let topApp: unknown;
+  let severalApps = false;
 
   function finish(tracking: ResponseTracking, response: ServerResponse, aborted: boolean): void {
     const req = tracking.request as Request;
     let route: string | undefined;
     try {
-      route = expressRouteTemplate(req);
+      route = expressRouteTemplate(req, severalApps ? undefined : topApp);
     } catch (error) {
       reportFault("express route template", error);
     }
@@ -217,6 +320,11 @@ export function createExpressMiddleware<Req extends Request = Request>(
 
   return function secmonExpressMiddleware(req: Request, res: Response, next: NextFunction): void {
     try {
+      const app: unknown = req.app;
+      if (app !== topApp) {
+        if (topApp === undefined) topApp = app;
+        else severalApps = true;
+      }
       trackResponse(res, req, finish, clientAddress(req, req.socket, expressIp));
     } catch (error) {
       reportFault("express middleware", error);
