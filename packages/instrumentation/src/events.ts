@@ -246,7 +246,7 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
       try {
         flattenMetadata(input.metadata, attributes);
       } catch (error) {
-        reportFault("metadata scrub", error); // the event goes out without (the rest of) its metadata
+        reportFault("metadata scrub", error, "the event was sent without (the rest of) its metadata");
       }
     }
     return attributes;
@@ -281,7 +281,7 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
       try {
         build(input ?? ({} as I));
       } catch (error) {
-        reportFault(where, error);
+        reportFault(where, error, "the event was dropped");
       }
     };
   }

@@ -293,13 +293,13 @@ export function createExpressMiddleware<Req extends Request = Request>(
     try {
       route = expressRouteTemplate(req, severalApps ? undefined : topApp);
     } catch (error) {
-      reportFault("express route template", error);
+      reportFault("express route template", error, "the api.request event was sent without http.route");
     }
     let userId: string | number | undefined;
     try {
       userId = getUserId(req) ?? undefined;
     } catch (error) {
-      reportFault("express getUserId", error);
+      reportFault("express getUserId", error, "the api.request event was sent without user.id");
     }
     const status = aborted && !response.headersSent ? undefined : response.statusCode;
     events.apiRequest({
@@ -327,7 +327,7 @@ export function createExpressMiddleware<Req extends Request = Request>(
       }
       trackResponse(res, req, finish, clientAddress(req, req.socket, expressIp));
     } catch (error) {
-      reportFault("express middleware", error);
+      reportFault("express middleware", error, "no api.request event for this request");
     }
     next();
   };

@@ -6,17 +6,19 @@ const REPORT_FIRST = 10;
 const THIN_OUT = 1000;
 
 /**
- * Reports a fault of the instrumentation through OpenTelemetry `diag` and never throws: the
- * host application goes on, the event is dropped. Repeated faults of one kind thin out so that a
- * broken exporter cannot flood the log.
+ * Reports a fault of the instrumentation through OpenTelemetry `diag` and never throws: the host
+ * application goes on. `consequence` says what became of the event ("the event was dropped", "the
+ * event was sent without its metadata"); without it the report claims nothing about the event.
+ * Repeated faults of one kind thin out so that a broken exporter cannot flood the log.
  */
-export function reportFault(where: string, error: unknown): void {
+export function reportFault(where: string, error: unknown, consequence?: string): void {
   try {
     const count = (counts.get(where) ?? 0) + 1;
     counts.set(where, count);
     if (count <= REPORT_FIRST || count % THIN_OUT === 0) {
+      const outcome = consequence === undefined ? "" : `; ${consequence}`;
       diag.error(
-        `@secmon/instrumentation: ${where} failed (fault ${count} of this kind); the event was dropped and the application went on`,
+        `@secmon/instrumentation: ${where} failed (fault ${count} of this kind)${outcome}; the application went on`,
         error,
       );
     }
