@@ -1,17 +1,19 @@
 import { parseArgs } from "node:util";
-import { formatProblems, loadConfig, parseConfigText } from "../config/load.ts";
+import { loadConfig } from "../config/load.ts";
 import { SecmonError } from "../errors.ts";
 import { Detector, createLogger } from "../main.ts";
+import { configCheck } from "./config-check.ts";
+import type { CliStreams } from "./io.ts";
 import { replay } from "./replay.ts";
 import { rulesLint } from "./rules-lint.ts";
 import { rulesTest } from "./rules-test.ts";
-import { readFileSync } from "node:fs";
 
 const USAGE = `secmon-detector: security detection on OpenTelemetry logs
 
 Usage:
   secmon-detector [run] [--config FILE]        run the detector (embedded defaults without --config)
-  secmon-detector config check FILE            validate a config file, print every problem with its line
+  secmon-detector config check FILE            validate a config file and load the rules it names as
+                                               the start does; print every problem with its line
   secmon-detector replay [--config FILE] [--json] FILE...
                                                run recorded telemetry (Collector file exporter
                                                OTLP-JSON lines, or event JSON lines; .gz too)
@@ -22,8 +24,12 @@ Usage:
 
 Docs: docs/configuration.md, docs/rules.md, docs/metrics.md`;
 
-/** Runs one CLI invocation; resolves to the process exit code. */
-export async function cli(argv: readonly string[]): Promise<number> {
+/**
+ * Runs one CLI invocation; resolves to the process exit code: 0 ok, 1 problems found, 2 usage
+ * errors and input that cannot be read.
+ */
+export async function cli(argv: readonly string[], io: CliStreams = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
@@ -36,52 +42,46 @@ export async function cli(argv: readonly string[]): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(USAGE + "\n");
+    stdout.write(USAGE + "\n");
     return 0;
   }
   if (values.version) {
-    process.stdout.write("0.1.0\n");
+    stdout.write("0.1.0\n");
     return 0;
   }
   const [command = "run", sub, ...rest] = positionals;
   switch (command) {
     case "run":
-      return run(values.config, sub === undefined ? [] : [sub, ...rest]);
+      return run(values.config, sub === undefined ? [] : [sub, ...rest], io);
     case "config": {
       const file = rest[0];
-      if (sub !== "check" || file === undefined || rest.length > 1) return usage("config check FILE");
-      const result = parseConfigText(readFileSync(file, "utf8"));
-      if (result.ok) {
-        process.stdout.write(`${file}: ok\n`);
-        return 0;
-      }
-      process.stderr.write(formatProblems(file, result.problems) + "\n");
-      return 1;
+      if (sub !== "check" || file === undefined || rest.length > 1) return usage("config check FILE", io);
+      return configCheck(file, io);
     }
     case "replay": {
       const files = [sub, ...rest].filter((f): f is string => f !== undefined);
-      if (files.length === 0) return usage("replay FILE...");
+      if (files.length === 0) return usage("replay FILE...", io);
       const config = loadConfig(values.config);
-      const summary = await replay(files, { json: values.json ?? false, rules: config.rules });
+      const summary = await replay(files, { ...io, json: values.json ?? false, rules: config.rules });
       return summary.exitCode;
     }
     case "rules":
-      if (sub === "lint") return rulesLint(rest);
-      if (sub === "test") return rulesTest(rest);
-      return usage("rules lint|test [PATH...]");
+      if (sub === "lint") return rulesLint(rest, io);
+      if (sub === "test") return rulesTest(rest, io);
+      return usage("rules lint|test [PATH...]", io);
     default:
-      return usage(`unknown command ${command}`);
+      return usage(`unknown command ${command}`, io);
   }
 }
 
-function usage(problem: string): number {
-  process.stderr.write(`secmon-detector: ${problem}\n\n${USAGE}\n`);
+function usage(problem: string, io: CliStreams = {}): number {
+  (io.stderr ?? process.stderr).write(`secmon-detector: ${problem}\n\n${USAGE}\n`);
   return 2;
 }
 
 /** Runs the detector until SIGINT / SIGTERM, then stops it cleanly. */
-async function run(configFile: string | undefined, extra: string[]): Promise<number> {
-  if (extra.length > 0) return usage(`unexpected arguments: ${extra.join(" ")}`);
+async function run(configFile: string | undefined, extra: string[], io: CliStreams): Promise<number> {
+  if (extra.length > 0) return usage(`unexpected arguments: ${extra.join(" ")}`, io);
   const config = loadConfig(configFile);
   const logger = createLogger(config.log);
   const detector = new Detector(config, { logger });

@@ -13,7 +13,7 @@ import type { RulesConfig } from "../rules/config.ts";
 import { rulesSectionSchema } from "../rules/config.ts";
 import { isEventLine, parseEventLine } from "../rules/event-lines.ts";
 import { MemoryWindowStore } from "../state/memory/store.ts";
-import type { CliStreams } from "./rules-lint.ts";
+import { ioProblem, type CliStreams } from "./io.ts";
 
 export interface ReplayOptions extends CliStreams {
   /** Print one alert per line as JSON instead of text. */
@@ -57,17 +57,6 @@ function isGzip(file: string): boolean {
   } finally {
     closeSync(fd);
   }
-}
-
-/** A read error in a few words: `no such file`, `gzip data is truncated or corrupt (…)`, … */
-function ioProblem(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  const message = err instanceof Error ? err.message : String(err);
-  if (code === "ENOENT") return "no such file";
-  if (code === "EISDIR") return "is a directory, not a file";
-  if (code === "EACCES") return "permission denied";
-  if (code?.startsWith("Z_")) return `gzip data is truncated or corrupt (${message})`;
-  return message;
 }
 
 /**

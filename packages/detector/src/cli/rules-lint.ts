@@ -2,12 +2,7 @@ import { defaultRegistry, type KindRegistry } from "../engine/registry.ts";
 import { builtinRulesDir } from "../rules/compile.ts";
 import { formatDiagnostic, hasErrors } from "../rules/diagnostics.ts";
 import { loadRuleFiles } from "../rules/loader.ts";
-
-/** Where a CLI function writes; defaults to the process's stdout and stderr. */
-export interface CliStreams {
-  readonly stdout?: { write(text: string): unknown };
-  readonly stderr?: { write(text: string): unknown };
-}
+import type { CliStreams } from "./io.ts";
 
 export interface RulesLintOptions extends CliStreams {
   readonly registry?: KindRegistry;

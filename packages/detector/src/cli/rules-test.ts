@@ -5,7 +5,7 @@ import { builtinRulesDir } from "../rules/compile.ts";
 import { formatDiagnostic, hasErrors } from "../rules/diagnostics.ts";
 import { discoverGoldenCases, runGoldenCase, type GoldenCase, type GoldenOutcome } from "../rules/golden.ts";
 import { loadRuleFiles } from "../rules/loader.ts";
-import type { CliStreams } from "./rules-lint.ts";
+import type { CliStreams } from "./io.ts";
 
 export interface RulesTestOptions extends CliStreams {
   readonly registry?: KindRegistry;

@@ -2,19 +2,45 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { SecmonError } from "../errors.ts";
 
+const FORMS = "{ env: NAME } (read from an environment variable) or { file: PATH } (read from a file)";
+
+/** Why a value is not a secret reference: the message of every config key that holds a secret. */
+function secretRefProblem(input: unknown): string {
+  if (typeof input === "string" || typeof input === "number") {
+    return `a secret is never written inline; write ${FORMS}`;
+  }
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return `must be ${FORMS}`;
+  const keys = Object.keys(input);
+  if (keys.length !== 1) {
+    return `needs exactly one of the keys env and file (${keys.length === 0 ? "none" : keys.join(", ")} given): ${FORMS}`;
+  }
+  const key = keys[0]!;
+  if (key !== "env" && key !== "file") return `unknown key ${key}: must be ${FORMS}`;
+  return `${key} must be a string: ${FORMS}`;
+}
+
 /**
  * A secret in the configuration is never written inline: it names an environment variable or a
  * file. Resolution happens once at load time; the resolved value is never logged.
  */
 export const secretRefSchema = z
-  .union([
-    z.strictObject({
-      env: z.string().min(1).describe("Name of the environment variable holding the secret"),
-    }),
-    z.strictObject({
-      file: z.string().min(1).describe("Path of a file holding the secret (trailing newline trimmed)"),
-    }),
-  ])
+  .union(
+    [
+      z.strictObject({
+        env: z
+          .string()
+          .min(1, "must not be empty")
+          .describe("Name of the environment variable holding the secret"),
+      }),
+      z.strictObject({
+        file: z
+          .string()
+          .min(1, "must not be empty")
+          .describe("Path of a file holding the secret (trailing newline trimmed)"),
+      }),
+    ],
+    { error: (issue) => secretRefProblem(issue.input) },
+  )
   .describe("A secret: `{ env: NAME }` or `{ file: PATH }`; never inline");
 
 export type SecretRef = z.infer<typeof secretRefSchema>;

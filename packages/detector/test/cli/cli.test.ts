@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
@@ -7,29 +6,7 @@ import type { Alert } from "../../src/alerts/types.ts";
 import { replay } from "../../src/cli/replay.ts";
 import { rulesLint } from "../../src/cli/rules-lint.ts";
 import { rulesTest } from "../../src/cli/rules-test.ts";
-
-function capture() {
-  let text = "";
-  return {
-    stream: { write: (s: string) => (text += s) },
-    get text() {
-      return text;
-    },
-  };
-}
-
-const RULE = `rules:
-  - id: many_failures
-    description: Failed sign-ins from one address.
-    tags: [sandbox]
-    severity: medium
-    title: "{{ value }} failures from {{ client.address }}"
-    match:
-      events: auth.login
-      where: { auth.outcome: failure }
-    group_by: [client.address]
-    detect: { kind: count, window_seconds: 60, threshold: 3 }
-`;
+import { capture, RULE, tempDir } from "./helpers.ts";
 
 const line = (sec: number, attrs: Record<string, string>, extra: Record<string, unknown> = {}) =>
   JSON.stringify({
@@ -39,10 +16,6 @@ const line = (sec: number, attrs: Record<string, string>, extra: Record<string, 
     attributes: { "auth.outcome": "failure", "client.address": "203.0.113.7", ...attrs },
     ...extra,
   });
-
-function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "secmon-cli-"));
-}
 
 describe("rulesLint", () => {
   it("passes the default pack", async () => {
