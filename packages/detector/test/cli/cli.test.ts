@@ -96,6 +96,57 @@ describe("rulesTest", () => {
   });
 });
 
+describe("rulesTest case folders", () => {
+  const events = [0, 1, 2].map((s) => line(s, {}, { batch: 1 })).join("\n") + "\n";
+  const addCase = (dir: string, rule: string, name: string) => {
+    const c = join(dir, "testdata", rule, name);
+    mkdirSync(c, { recursive: true });
+    writeFileSync(join(c, "events.jsonl"), events);
+    writeFileSync(join(c, "expected.yaml"), "alerts:\n  - group: { client.address: 203.0.113.7 }\n");
+  };
+
+  it("fails on a case folder named after no rule, naming it and the closest rule ids", async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, "rules.yaml"),
+      RULE + RULE.replace("rules:\n", "").replace("many_failures", "few_failures"),
+    );
+    addCase(dir, "many_failures", "fires");
+    addCase(dir, "few_failures", "fires");
+    addCase(dir, "many_failure", "typo");
+    addCase(dir, "many_failure", "typo2");
+    const out = capture();
+    expect(await rulesTest([dir], { stdout: out.stream, stderr: capture().stream })).toBe(1);
+    expect(out.text).toContain(
+      `FAIL ${join(dir, "testdata", "many_failure")}: no rule has the id "many_failure" (closest: many_failures); its 2 case(s) were not run\n`,
+    );
+    expect(out.text).toContain("2 case(s), 2 passed, 0 failed, 1 case folder(s) of no rule\n");
+  });
+
+  it("knows the rules of the other files beside testdata when one file is tested", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "a.yaml"), RULE);
+    writeFileSync(join(dir, "b.yaml"), RULE.replace("many_failures", "few_failures"));
+    addCase(dir, "many_failures", "fires");
+    addCase(dir, "few_failures", "fires");
+    const out = capture();
+    expect(await rulesTest([join(dir, "a.yaml")], { stdout: out.stream })).toBe(0);
+    expect(out.text).toBe("ok   many_failures/fires\n1 case(s), 1 passed, 0 failed\n");
+  });
+
+  it("prints rule file errors on stderr", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "bad.yaml"), RULE.replace("kind: count", "kind: counte"));
+    const out = capture();
+    const err = capture();
+    expect(await rulesTest([dir], { stdout: out.stream, stderr: err.stream })).toBe(1);
+    expect([out.text, err.text]).toEqual([
+      "",
+      `${join(dir, "bad.yaml")}:11:21: unknown rule kind "counte" (known: count, sum, distinct, sequence)\n`,
+    ]);
+  });
+});
+
 describe("replay", () => {
   const otlpLine = (secs: number[], address: string) =>
     JSON.stringify({
