@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
+import { InstrumentationConfigError } from "./errors.ts";
 import { reportFault } from "./faults.ts";
 import {
   clientAddress,
@@ -15,7 +16,7 @@ import {
   trackResponse,
 } from "./http.ts";
 import type { ResponseTracking } from "./internal-types.ts";
-import type { ExpressMiddlewareOptions, UserIdGetter } from "./types.ts";
+import type { ExpressMiddlewareOptions, SecurityEvents, UserIdGetter } from "./types.ts";
 
 interface LayerLike {
   readonly route?: unknown;
@@ -274,14 +275,32 @@ const defaultUserId: UserIdGetter<Request> = (req) => {
   return typeof id === "string" || typeof id === "number" ? id : undefined;
 };
 
+/** The `events` option, or a configuration error naming it (the Fastify plugin reports the same through diag). */
+function requireEvents(options: Partial<ExpressMiddlewareOptions<never>> | undefined): SecurityEvents {
+  const events = options?.events;
+  if (typeof events === "object" && events !== null && typeof events.apiRequest === "function") return events;
+  const got =
+    options === undefined
+      ? "no options"
+      : events === undefined
+        ? "no `events`"
+        : "an `events` without apiRequest()";
+  throw new InstrumentationConfigError(
+    "EVENTS_MISSING",
+    "@secmon/instrumentation: createExpressMiddleware() needs the `events` option, the object " +
+      `createSecurityEvents() returns: \`app.use(createExpressMiddleware({ events: security }))\` (got ${got}).`,
+  );
+}
+
 /**
  * Express middleware emitting one `api.request` per request (complete, streamed, failed with a
- * thrown error, or aborted by the client). Never throws; faults go to OpenTelemetry `diag`.
+ * thrown error, or aborted by the client). Throws an {@link InstrumentationConfigError} when
+ * `events` is missing; after that it never throws: faults go to OpenTelemetry `diag`.
  */
 export function createExpressMiddleware<Req extends Request = Request>(
   options: ExpressMiddlewareOptions<Req>,
 ): RequestHandler {
-  const events = options.events;
+  const events = requireEvents(options);
   const getUserId = (options.getUserId ?? defaultUserId) as UserIdGetter<Request>;
   // the application the middleware runs in, where route templates start (see expressRouteTemplate)
   let topApp: unknown;

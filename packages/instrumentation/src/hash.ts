@@ -86,14 +86,39 @@ export function resolveEnvironment(
   return candidates.find((value) => !DEVELOPMENT_ENVIRONMENTS.has(value)) ?? (candidates[0] as string);
 }
 
-/** Picks the HMAC key, or throws a configuration error that says exactly what to set. */
+/** The `hashSecret` option when it is set (empty counts as not set), or a configuration error. */
+function secretOption(secret: unknown): string | Uint8Array | undefined {
+  if (secret === undefined) return undefined;
+  if (typeof secret === "string" || secret instanceof Uint8Array)
+    return secret.length === 0 ? undefined : secret;
+  const kind =
+    secret === null
+      ? "null"
+      : Array.isArray(secret)
+        ? "an array"
+        : typeof secret === "object"
+          ? "an object"
+          : `a ${typeof secret}`;
+  throw new InstrumentationConfigError(
+    "HASH_SECRET_INVALID",
+    `@secmon/instrumentation: the \`hashSecret\` option of createSecurityEvents() is ${kind}; it must be a ` +
+      `string or a Uint8Array (Buffer) of at least ${MIN_HASH_SECRET_BYTES} random bytes, or left out to use ` +
+      `the ${HASH_SECRET_ENV} environment variable.`,
+  );
+}
+
+/**
+ * Picks the HMAC key, or throws a configuration error that says exactly what to set. An empty
+ * `hashSecret` or SECMON_HASH_SECRET counts as not set, the same for both.
+ */
 export function resolveHashKey(
   secret: string | Uint8Array | undefined,
   explicitEnvironment: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
 ): ResolvedHashKey {
   const environment = resolveEnvironment(explicitEnvironment, env);
-  const configured = secret ?? (env[HASH_SECRET_ENV] === "" ? undefined : env[HASH_SECRET_ENV]);
+  const fromEnv = env[HASH_SECRET_ENV];
+  const configured = secretOption(secret) ?? (fromEnv === "" ? undefined : fromEnv);
   if (configured === undefined) {
     if (DEVELOPMENT_ENVIRONMENTS.has(environment)) {
       return { key: Buffer.from(DEVELOPMENT_HASH_KEY, "utf8"), development: true, environment };

@@ -31,8 +31,9 @@ export interface RequestLike {
 export interface SecurityEventsOptions {
   /**
    * Key of the HMAC that pseudonymises identifiers (`user.hash`) and session ids (`session.id`).
-   * At least 16 characters (32 random bytes recommended: `openssl rand -hex 32`). Falls back to the
-   * `SECMON_HASH_SECRET` environment variable. Required outside development and test.
+   * At least 16 bytes (32 random bytes recommended: `openssl rand -hex 32`). Falls back to the
+   * `SECMON_HASH_SECRET` environment variable when left out or empty. Required outside development
+   * and test.
    */
   readonly hashSecret?: string | Uint8Array | undefined;
   /**
