@@ -214,7 +214,7 @@ export class Detector {
     return {
       ...(this.grpc?.port !== undefined ? { grpc: `${host(otlp.grpc.endpoint)}:${this.grpc.port}` } : {}),
       ...(this.http?.port !== undefined
-        ? { http: `http://${host(otlp.http.endpoint)}:${this.http.port}` }
+        ? { http: `${otlp.http.tls ? "https" : "http"}://${host(otlp.http.endpoint)}:${this.http.port}` }
         : {}),
       ...(this.api && this.#started.some((c) => c.name === "api") ? { api: this.api.url } : {}),
       ...(prom.enabled ? { metrics: `http://${prom.endpoint}/metrics` } : {}),
