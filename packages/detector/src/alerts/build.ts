@@ -74,32 +74,49 @@ export function alertFromFiring(firing: Firing, id: string, now: number): Alert 
 }
 
 /**
- * A firing absorbed by an existing alert: value, threshold and responses from the firing,
- * first_seen/last_seen widened, count + 1, services/trace ids/indicators merged (bounded), the
- * 10 most recent sample events kept, severity raised if the firing's is higher. Status,
- * assignee and resolution are untouched.
+ * A firing absorbed by an existing alert: first_seen/last_seen widened, count + 1,
+ * services/trace ids/indicators merged (bounded), the 10 most recent sample events kept,
+ * severity raised if the firing's is higher. Value, threshold, window and responses come from
+ * the firing only when it is at least as new as what the alert shows (`isNewerFiring`), so that
+ * a firing of an earlier batch that commits later (another replica, a retry) never moves them
+ * back. Status, assignee and resolution are untouched.
  */
 export function mergeFiring(alert: Alert, firing: Firing, now: number): Alert {
   const firstSeen = Math.min(Date.parse(alert.first_seen), firing.firstSeen, firing.lastSeen);
   const lastSeen = Math.max(Date.parse(alert.last_seen), firing.lastSeen);
   const severity =
     severityRank(firing.severity) < severityRank(alert.severity) ? firing.severity : alert.severity;
+  const newer = isNewerFiring(alert, firing);
   return {
     ...alert,
     severity,
-    ...(firing.value !== undefined ? { value: firing.value } : {}),
-    ...(firing.threshold !== undefined ? { threshold: firing.threshold } : {}),
-    ...(firing.windowSeconds !== undefined ? { window_seconds: firing.windowSeconds } : {}),
+    ...(newer && firing.value !== undefined ? { value: firing.value } : {}),
+    ...(newer && firing.threshold !== undefined ? { threshold: firing.threshold } : {}),
+    ...(newer && firing.windowSeconds !== undefined ? { window_seconds: firing.windowSeconds } : {}),
     first_seen: iso(firstSeen),
     last_seen: iso(lastSeen),
     updated_at: nextUpdatedAt(alert.updated_at, now),
     count: alert.count + 1,
     services: unionStrings(alert.services, firing.services, MAX_SERVICES),
     indicators: mergeIndicators(alert.indicators, firing.indicators),
-    responses: firing.responses.length > 0 ? firing.responses.map((r) => ({ ...r })) : alert.responses,
+    responses:
+      newer && firing.responses.length > 0 ? firing.responses.map((r) => ({ ...r })) : alert.responses,
     trace_ids: unionStrings(alert.trace_ids, firing.traceIds, MAX_TRACE_IDS),
     sample_events: mergeSamples(alert.sample_events, firing.sampleEvents),
   };
+}
+
+/**
+ * Whether `firing` describes the alert's group at least as recently as the alert does: its window
+ * ends later in event time (`lastSeen` against `last_seen`), or at the same time with a value at
+ * least as large (the same window with more of its events counted, as a replica that evaluated
+ * after another sees it). Commit order does not matter: absorbing two firings in either order
+ * gives the same value.
+ */
+export function isNewerFiring(alert: Alert, firing: Firing): boolean {
+  const shown = Date.parse(alert.last_seen);
+  if (firing.lastSeen !== shown) return firing.lastSeen > shown;
+  return (firing.value ?? -Infinity) >= (alert.value ?? -Infinity);
 }
 
 /** How many batch ids an alert remembers, with what their firing did to it, to answer retries. */

@@ -131,6 +131,39 @@ export function describeAlertStore(name: string, factory: AlertStoreFactory): vo
         expect(second.alert.sample_events.at(-1)?.time).toBe(new Date(T0 + 300_011).toISOString());
       });
 
+      it("keeps the value of the firing with the latest event time, whatever order firings commit in", async () => {
+        const store = await make();
+        const until = (lastSeen: number) => new Date(lastSeen + 3_600_000).toISOString();
+        const at = (ms: number, value: number) =>
+          firing({
+            lastSeen: T0 + ms,
+            value,
+            responses: [{ action: "block_ip", target: "203.0.113.7", until: until(T0 + ms) }],
+          });
+        const { alert } = await store.record(at(100_000, 10), NOW);
+        expect((await store.record(at(102_000, 14), NOW + 1)).alert.value).toBe(14);
+        // a firing of an earlier batch that commits later (another replica, a retry): counted, value kept
+        const late = await store.record(at(101_000, 12), NOW + 2);
+        expect(late.alert).toMatchObject({
+          id: alert.id,
+          count: 3,
+          value: 14,
+          last_seen: new Date(T0 + 102_000).toISOString(),
+          responses: [{ until: until(T0 + 102_000) }],
+        });
+        // the same window end: the larger value (more of the window's events counted)
+        expect((await store.record(at(102_000, 13), NOW + 3)).alert.value).toBe(14);
+        expect((await store.record(at(102_000, 15), NOW + 4)).alert.value).toBe(15);
+        // any order of the same firings gives the same value: the latest window's, even when smaller
+        const firings = [at(100_000, 10), at(103_000, 9), at(101_000, 20), at(102_000, 30)];
+        for (const order of [firings, [...firings].reverse()]) {
+          const other = await make();
+          let last;
+          for (const f of order) last = await other.record(f, NOW);
+          expect(last?.alert).toMatchObject({ count: 4, value: 9 });
+        }
+      });
+
       it("suppression is measured on event time from the creating firing, not on detector time", async () => {
         const store = await make();
         const first = await store.record(firing(), NOW);
