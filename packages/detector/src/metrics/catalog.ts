@@ -132,7 +132,7 @@ export const METRIC_CATALOG = {
     unit: "{delivery}",
     labels: ["sink", "outcome"],
     description:
-      "Alert deliveries by sink and outcome: attempts that succeeded (success), failed and will be retried (retry) or failed for good (failed); deliveries that became dead letters (dead_letter) or were merged into a pending update of the same alert (coalesced) or ignored as one the outbox already held (duplicate) or dropped because the outbox refused them past the in-memory bound (dropped); failed periodic Alertmanager re-sends (resend_failed)",
+      "Alert deliveries by sink and outcome: attempts that succeeded (success), failed and will be retried (retry) or failed for good (failed); deliveries that became dead letters (dead_letter) or were merged into a pending update of the same alert (coalesced) or ignored as one the outbox already held (duplicate) or as an update older than one it already took for the alert (superseded) or dropped because the outbox refused them past the in-memory bound (dropped); failed periodic Alertmanager re-sends (resend_failed)",
   },
   sinkAttemptDuration: {
     name: "secmon_sink_attempt_seconds",

@@ -8,12 +8,15 @@ import {
   type DeadLetterQuery,
   type DeadLetterStore,
   type Delivery,
+  rememberedAlerts,
+  revisionOf,
   type EnqueueOutcome,
   type NewDelivery,
   type Outbox,
   type OutboxItem,
   type Retry,
   type SinkBacklog,
+  awaitingCreation,
 } from "./types.ts";
 
 interface Held {
@@ -21,6 +24,14 @@ interface Held {
   item: OutboxItem;
   leaseOwner: string | undefined;
   leaseUntil: number;
+  /** The revision of `item.alert`. */
+  rev: number;
+}
+
+/** What the outbox took of one (sink, alert): the highest revision, and whether its creation. */
+interface Taken {
+  readonly rev: number;
+  readonly created: boolean;
 }
 
 interface HeldLetter {
@@ -38,6 +49,8 @@ export class MemoryOutbox implements Outbox {
   /** Insertion order is enqueue order; a coalesced item keeps its place. */
   readonly #items = new Map<string, Held>();
   readonly #letters = new Map<string, HeldLetter>();
+  /** Sink → alert id → what was taken, least recently changed first (bounded: rememberedAlerts). */
+  readonly #taken = new Map<string, Map<string, Taken>>();
   #seq = 0;
   #letterSeq = 0;
   #stopped = false;
@@ -71,24 +84,68 @@ export class MemoryOutbox implements Outbox {
     this.#open();
     return deliveries.map((d) => {
       if (this.#items.has(d.id) || this.#letters.has(d.id)) return "duplicate";
-      if (d.type === "alert.updated") {
-        const last = this.#newestOf(d.sink, d.alert.id);
-        if (last && last.item.type === "alert.updated" && last.leaseOwner === undefined) {
-          this.#items.delete(last.item.id);
-          last.item = { ...last.item, id: d.id, alert: d.alert };
-          this.#items.set(d.id, last);
-          return "coalesced";
-        }
+      const taken = this.#taken.get(d.sink)?.get(d.alert.id);
+      if (d.type === "alert.created" && taken?.created) return "duplicate";
+      const rev = revisionOf(d.alert);
+      const last = this.#newestOf(d.sink, d.alert.id);
+      const top = Math.max(taken?.rev ?? -Infinity, last?.rev ?? -Infinity);
+      const waiting =
+        last && last.item.type === "alert.updated" && last.leaseOwner === undefined ? last : undefined;
+      let outcome: EnqueueOutcome;
+      if (rev > top && d.type === "alert.updated" && waiting) {
+        // a newer update replaces the waiting one
+        this.#rename(waiting, d.id, { alert: d.alert });
+        waiting.rev = rev;
+        outcome = "coalesced";
+      } else if (rev > top) {
+        outcome = this.#append(awaitingCreation(d, taken?.created === true), rev, limits.maxDepth(d.sink));
+      } else if (d.type === "alert.updated") {
+        return "superseded";
+      } else if (waiting) {
+        // a late creation or status change takes the place of the newer waiting update
+        this.#rename(waiting, d.id, { type: d.type, dueAt: Math.min(waiting.item.dueAt, d.dueAt) });
+        outcome = "coalesced";
+      } else {
+        outcome = this.#append(d, rev, limits.maxDepth(d.sink));
       }
-      if (this.#depth(d.sink) >= limits.maxDepth(d.sink)) return "full";
-      this.#items.set(d.id, {
-        seq: ++this.#seq,
-        item: { ...d, attempts: 0, firstAttemptAt: 0 },
-        leaseOwner: undefined,
-        leaseUntil: 0,
-      });
-      return "queued";
+      if (outcome !== "full") {
+        const created = taken?.created === true || d.type === "alert.created";
+        this.#remember(d.sink, d.alert.id, { rev: Math.max(top, rev), created }, limits.maxDepth(d.sink));
+      }
+      return outcome;
     });
+  }
+
+  #append(d: NewDelivery, rev: number, maxDepth: number): EnqueueOutcome {
+    if (this.#depth(d.sink) >= maxDepth) return "full";
+    const { creationWaitUntil: _, ...item } = d;
+    this.#items.set(d.id, {
+      seq: ++this.#seq,
+      item: { ...item, attempts: 0, firstAttemptAt: 0 },
+      leaseOwner: undefined,
+      leaseUntil: 0,
+      rev,
+    });
+    return "queued";
+  }
+
+  /** The held item under a new id, with some fields changed; it keeps its place (seq). */
+  #rename(h: Held, id: string, change: Partial<Pick<OutboxItem, "type" | "alert" | "dueAt">>): void {
+    this.#items.delete(h.item.id);
+    h.item = { ...h.item, ...change, id };
+    this.#items.set(id, h);
+  }
+
+  #remember(sink: string, alertId: string, taken: Taken, maxDepth: number): void {
+    let bySink = this.#taken.get(sink);
+    if (!bySink) this.#taken.set(sink, (bySink = new Map()));
+    bySink.delete(alertId);
+    bySink.set(alertId, taken);
+    const max = rememberedAlerts(maxDepth);
+    for (const oldest of bySink.keys()) {
+      if (bySink.size <= max) break;
+      bySink.delete(oldest);
+    }
   }
 
   async claim(o: ClaimOptions): Promise<OutboxItem[]> {
@@ -191,6 +248,7 @@ export class MemoryOutbox implements Outbox {
       item: { ...delivery, dueAt: now, attempts: 0, firstAttemptAt: 0 },
       leaseOwner: undefined,
       leaseUntil: 0,
+      rev: revisionOf(delivery.alert),
     });
     return delivery;
   }

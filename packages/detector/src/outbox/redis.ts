@@ -19,6 +19,8 @@ import {
   type DeadLetterQuery,
   type DeadLetterStore,
   type Delivery,
+  rememberedAlerts,
+  revisionOf,
   type EnqueueOutcome,
   type NewDelivery,
   type Outbox,
@@ -32,10 +34,12 @@ import {
  * is one atomic script. The outbox is bounded (queue_capacity per sink, max_dead_letters per
  * sink), so one slot holds it comfortably.
  *
- *   seq, lseq          counters: enqueue order of deliveries, order of dead letters
+ *   seq, lseq, revseq  counters: enqueue order of deliveries, order of dead letters, order of
+ *                      alert changes taken (rev:)
  *   i:<id>             hash of one delivery: seq, sink, type, aid (alert id), alert (JSON), enq,
  *                      due, att (attempts), first (first attempt), err, st (last status),
- *                      lo (lease owner, '' when not leased), lu (lease until)
+ *                      lo (lease owner, '' when not leased), lu (lease until), rev (the alert's
+ *                      revision; '' when unknown)
  *   q:<sink>           zset id → seq: the sink's deliveries in enqueue order (depth)
  *   e:<sink>           zset id → enq: the oldest enqueuedAt (backlog)
  *   a:<alert>:<sink>   list of ids: the (sink, alert)'s deliveries in order; the first is the head
@@ -45,7 +49,11 @@ import {
  *   o:<owner>          set of ids leased by the owner (release)
  *   S                  set of sinks that hold deliveries
  *   l:<id>             hash of one dead letter: seq, sink, type, aid, meta (the letter's JSON
- *                      without the alert), alert (JSON)
+ *                      without the alert), alert (JSON), rev
+ *   rev:<sink>         hash alert id → the highest revision taken for the sink, digits, followed
+ *                      by 'c' once its alert.created was taken
+ *   revo:<sink>        zset alert id → revseq of its last change: past rememberedAlerts entries
+ *                      the least recently changed alerts leave rev:<sink>
  *   L                  zset id → seq: every dead letter (list, newest first)
  *   L:<sink>           zset id → seq: the sink's dead letters (list, bound)
  *   LS                 set of sinks that hold dead letters
@@ -105,10 +113,10 @@ local function removeItem(id)
   return true
 end
 
-local function insertItem(id, sink, typ, aid, alert, enq, due)
+local function insertItem(id, sink, typ, aid, alert, enq, due, rev)
   local seq = redis.call('INCR', base .. 'seq')
   redis.call('HSET', ik(id), 'seq', seq, 'sink', sink, 'type', typ, 'aid', aid, 'alert', alert,
-    'enq', enq, 'due', due, 'att', 0, 'first', 0, 'lo', '', 'lu', 0)
+    'enq', enq, 'due', due, 'att', 0, 'first', 0, 'lo', '', 'lu', 0, 'rev', rev)
   redis.call('ZADD', qk(sink), seq, id)
   redis.call('ZADD', ek(sink), enq, id)
   redis.call('SADD', base .. 'S', sink)
@@ -130,49 +138,103 @@ const ITEM_FIELDS = `'id', 'sink', 'type', 'alert', 'enq', 'due', 'att', 'first'
 const ITEM_WIDTH = 10;
 
 /**
- * ARGV base, number of sinks, (sink, max depth)…, then per delivery: id, sink, type, alert id,
- * alert JSON, enqueuedAt, dueAt → one outcome per delivery
+ * ARGV base, number of sinks, (sink, max depth, alerts remembered)…, then per delivery: id, sink,
+ * type, alert id, alert JSON, enqueuedAt, dueAt, revision, creationWaitUntil ('' for none) → one
+ * outcome per delivery
  */
 const ENQUEUE = defineScript(
   "secmonOutboxEnqueue",
   COMMON_LUA +
     String.raw`
-local max = {}
+local function revk(s) return base .. 'rev:' .. s end
+local function revok(s) return base .. 'revo:' .. s end
+local max, remembered = {}, {}
 local nSinks = tonumber(ARGV[2])
-for j = 0, nSinks - 1 do max[ARGV[3 + 2 * j]] = tonumber(ARGV[4 + 2 * j]) end
-local out = {}
-for i = 3 + 2 * nSinks, #ARGV, 7 do
-  local id, sink, typ, aid, alert = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local outcome = nil
-  if redis.call('EXISTS', ik(id)) == 1 or redis.call('EXISTS', lk(id)) == 1 then
-    outcome = 'duplicate'
-  elseif typ == 'alert.updated' then
-    local list = ak(sink, aid)
-    local last = redis.call('LINDEX', list, -1)
-    if last then
-      local f = redis.call('HMGET', ik(last), 'type', 'lo')
-      if f[1] == 'alert.updated' and not leased(f[2]) then
-        -- the new delivery takes the place of the pending update: same seq, times, attempts
-        redis.call('RENAME', ik(last), ik(id))
-        redis.call('HSET', ik(id), 'alert', alert)
-        redis.call('LSET', list, -1, id)
-        for _, k in ipairs({ qk(sink), ek(sink), hk(sink), rk(sink), tk(sink) }) do
-          local score = redis.call('ZSCORE', k, last)
-          if score then
-            redis.call('ZREM', k, last)
-            redis.call('ZADD', k, score, id)
-          end
-        end
-        outcome = 'coalesced'
-      end
+for j = 0, nSinks - 1 do
+  max[ARGV[3 + 3 * j]] = tonumber(ARGV[4 + 3 * j])
+  remembered[ARGV[3 + 3 * j]] = tonumber(ARGV[5 + 3 * j])
+end
+
+-- the waiting newest delivery of (sink, alert) continues under a new id: same seq, times, attempts
+local function rename(sink, list, last, id)
+  redis.call('RENAME', ik(last), ik(id))
+  redis.call('LSET', list, -1, id)
+  for _, k in ipairs({ qk(sink), ek(sink), hk(sink), rk(sink), tk(sink) }) do
+    local score = redis.call('ZSCORE', k, last)
+    if score then
+      redis.call('ZREM', k, last)
+      redis.call('ZADD', k, score, id)
     end
   end
-  if outcome == nil then
-    if redis.call('ZCARD', qk(sink)) >= (max[sink] or 0) then
+end
+
+-- what the outbox took of (sink, alert): the highest revision, and whether its creation
+local function remember(sink, aid, top, created)
+  local v = string.format('%.0f', top)
+  if created then v = v .. 'c' end
+  local added = redis.call('HSET', revk(sink), aid, v) == 1
+  redis.call('ZADD', revok(sink), redis.call('INCR', base .. 'revseq'), aid)
+  if added then
+    local excess = redis.call('ZCARD', revok(sink)) - remembered[sink]
+    if excess > 0 then
+      for _, old in ipairs(redis.call('ZRANGE', revok(sink), 0, excess - 1)) do
+        redis.call('HDEL', revk(sink), old)
+      end
+      redis.call('ZREMRANGEBYRANK', revok(sink), 0, excess - 1)
+    end
+  end
+end
+
+local out = {}
+for i = 3 + 3 * nSinks, #ARGV, 9 do
+  local id, sink, typ, aid, alert = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local due, rev = ARGV[i + 6], tonumber(ARGV[i + 7])
+  local top, created = -1, false
+  local taken = redis.call('HGET', revk(sink), aid)
+  if taken then
+    top = tonumber(string.match(taken, '^%d+'))
+    created = string.sub(taken, -1) == 'c'
+  end
+  local outcome = nil
+  if redis.call('EXISTS', ik(id)) == 1 or redis.call('EXISTS', lk(id)) == 1 or (created and typ == 'alert.created') then
+    outcome = 'duplicate'
+  else
+    local list = ak(sink, aid)
+    local last = redis.call('LINDEX', list, -1)
+    local waiting = false
+    if last then
+      local f = redis.call('HMGET', ik(last), 'type', 'lo', 'rev', 'due')
+      local r = tonumber(f[3])
+      if r and r > top then top = r end
+      if f[1] == 'alert.updated' and not leased(f[2]) then waiting = tonumber(f[4]) end
+    end
+    if rev > top and typ == 'alert.updated' and waiting then
+      -- a newer update replaces the waiting one
+      rename(sink, list, last, id)
+      redis.call('HSET', ik(id), 'alert', alert, 'rev', ARGV[i + 7])
+      outcome = 'coalesced'
+    elseif rev <= top and typ == 'alert.updated' then
+      outcome = 'superseded'
+    elseif rev <= top and waiting then
+      -- a late creation or status change takes the place of the newer waiting update
+      rename(sink, list, last, id)
+      redis.call('HSET', ik(id), 'type', typ)
+      if tonumber(due) < waiting then
+        redis.call('HSET', ik(id), 'due', due)
+        if redis.call('ZSCORE', hk(sink), id) then redis.call('ZADD', hk(sink), due, id) end
+      end
+      outcome = 'coalesced'
+    elseif redis.call('ZCARD', qk(sink)) >= (max[sink] or 0) then
       outcome = 'full'
     else
-      insertItem(id, sink, typ, aid, alert, ARGV[i + 5], ARGV[i + 6])
+      -- an update whose creation was not taken yet waits a moment for it
+      local wait = tonumber(ARGV[i + 8])
+      if typ == 'alert.updated' and not created and wait and wait > tonumber(due) then due = ARGV[i + 8] end
+      insertItem(id, sink, typ, aid, alert, ARGV[i + 5], due, ARGV[i + 7])
       outcome = 'queued'
+    end
+    if outcome ~= 'full' and outcome ~= 'superseded' then
+      remember(sink, aid, math.max(top, rev), created or typ == 'alert.created')
     end
   end
   out[#out + 1] = outcome
@@ -351,7 +413,7 @@ return out
 `,
 );
 
-/** ARGV base, id, sink, type, alert id, meta JSON, alert JSON, max per sink */
+/** ARGV base, id, sink, type, alert id, meta JSON, alert JSON, max per sink, revision */
 const LETTER_ADD = defineScript(
   "secmonOutboxLetterAdd",
   COMMON_LUA +
@@ -361,7 +423,7 @@ removeItem(id)
 removeLetter(id)
 local seq = redis.call('INCR', base .. 'lseq')
 redis.call('HSET', lk(id), 'seq', seq, 'sink', sink, 'type', ARGV[4], 'aid', ARGV[5], 'meta', ARGV[6],
-  'alert', ARGV[7])
+  'alert', ARGV[7], 'rev', ARGV[9])
 redis.call('ZADD', base .. 'L', seq, id)
 redis.call('ZADD', base .. 'L:' .. sink, seq, id)
 redis.call('SADD', base .. 'LS', sink)
@@ -433,11 +495,11 @@ const REPLAY = defineScript(
   COMMON_LUA +
     String.raw`
 local id, now = ARGV[2], ARGV[3]
-local f = redis.call('HMGET', lk(id), 'sink', 'type', 'aid', 'alert')
+local f = redis.call('HMGET', lk(id), 'sink', 'type', 'aid', 'alert', 'rev')
 if not f[1] then return false end
 removeLetter(id)
 removeItem(id)
-insertItem(id, f[1], f[2], f[3], f[4], now, now)
+insertItem(id, f[1], f[2], f[3], f[4], now, now, f[5] or '')
 return { f[1], f[2], f[4] }
 `,
 );
@@ -497,9 +559,14 @@ export class RedisOutbox implements Outbox {
     if (deliveries.length === 0) return [];
     const sinks = [...new Set(deliveries.map((d) => d.sink))];
     const args: (string | number)[] = [sinks.length];
-    for (const sink of sinks) args.push(sink, limits.maxDepth(sink));
+    for (const sink of sinks) {
+      const maxDepth = limits.maxDepth(sink);
+      args.push(sink, maxDepth, rememberedAlerts(maxDepth));
+    }
     for (const d of deliveries) {
-      args.push(d.id, d.sink, d.type, d.alert.id, JSON.stringify(d.alert), d.enqueuedAt, d.dueAt);
+      const rev = revisionOf(d.alert);
+      const wait = d.creationWaitUntil ?? "";
+      args.push(d.id, d.sink, d.type, d.alert.id, JSON.stringify(d.alert), d.enqueuedAt, d.dueAt, rev, wait);
     }
     return (await this.#call(ENQUEUE, args, "enqueue")) as EnqueueOutcome[];
   }
@@ -568,6 +635,7 @@ export class RedisOutbox implements Outbox {
         JSON.stringify(meta),
         JSON.stringify(alert),
         Math.max(0, maxPerSink),
+        revisionOf(alert),
       ],
       "dead_letter",
     );

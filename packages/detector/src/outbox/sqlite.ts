@@ -14,14 +14,22 @@ import {
   type DeadLetterQuery,
   type DeadLetterStore,
   type Delivery,
+  rememberedAlerts,
+  revisionOf,
   type EnqueueOutcome,
   type NewDelivery,
   type Outbox,
   type OutboxItem,
   type Retry,
   type SinkBacklog,
+  awaitingCreation,
 } from "./types.ts";
 
+/**
+ * Version 1 files written before revisions existed lack `deliveries.rev` and `revisions`: start()
+ * adds them. The change is additive (a detector that does not know them ignores them), so the
+ * version stays.
+ */
 const SCHEMA_VERSION = 1;
 
 const SCHEMA = `
@@ -39,7 +47,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
   last_error TEXT,
   last_status INTEGER,
   lease_owner TEXT,
-  lease_until INTEGER NOT NULL DEFAULT 0
+  lease_until INTEGER NOT NULL DEFAULT 0,
+  rev INTEGER
 );
 CREATE INDEX IF NOT EXISTS deliveries_sink_seq ON deliveries (sink, seq);
 CREATE INDEX IF NOT EXISTS deliveries_sink_alert ON deliveries (sink, alert_id, seq);
@@ -50,6 +59,15 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, seq);
+CREATE TABLE IF NOT EXISTS revisions (
+  sink TEXT NOT NULL,
+  alert_id TEXT NOT NULL,
+  rev INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  touched INTEGER NOT NULL,
+  PRIMARY KEY (sink, alert_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS revisions_touched ON revisions (sink, touched);
 `;
 
 /** Items not held back by an older item of the same alert and sink. */
@@ -70,6 +88,7 @@ interface DeliveryRow {
   last_status: number | null;
   lease_owner: string | null;
   lease_until: number;
+  rev: number | null;
 }
 
 type Statements = ReturnType<typeof prepare>;
@@ -78,15 +97,27 @@ function prepare(db: DatabaseSync) {
   const s = (sql: string): StatementSync => db.prepare(sql);
   return {
     newestOfAlert: s(
-      `SELECT seq, id, type, lease_owner FROM deliveries WHERE sink = ? AND alert_id = ? ORDER BY seq DESC LIMIT 1`,
+      `SELECT seq, type, lease_owner, rev FROM deliveries WHERE sink = ? AND alert_id = ? ORDER BY seq DESC LIMIT 1`,
     ),
-    coalesce: s(`UPDATE deliveries SET id = ?, alert = ? WHERE seq = ?`),
+    coalesce: s(`UPDATE deliveries SET id = ?, alert = ?, rev = ? WHERE seq = ?`),
+    takeOver: s(`UPDATE deliveries SET id = ?, type = ?, due_at = MIN(due_at, ?) WHERE seq = ?`),
+    taken: s(`SELECT rev, created FROM revisions WHERE sink = ? AND alert_id = ?`),
+    take: s(
+      `INSERT INTO revisions (sink, alert_id, rev, created, touched) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (sink, alert_id) DO UPDATE SET rev = excluded.rev, created = excluded.created, touched = excluded.touched`,
+    ),
+    takenCount: s(`SELECT COUNT(*) AS n FROM revisions WHERE sink = ?`),
+    takenTrim: s(
+      `DELETE FROM revisions WHERE sink = ? AND alert_id IN
+         (SELECT alert_id FROM revisions WHERE sink = ? ORDER BY touched LIMIT ?)`,
+    ),
+    lastTouched: s(`SELECT MAX(touched) AS t FROM revisions`),
     depth: s(`SELECT COUNT(*) AS n FROM deliveries WHERE sink = ?`),
     known: s(
       `SELECT 1 AS k FROM deliveries WHERE id = ? UNION ALL SELECT 1 AS k FROM dead_letters WHERE id = ? LIMIT 1`,
     ),
     insert: s(
-      `INSERT INTO deliveries (id, sink, type, alert_id, alert, enqueued_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO deliveries (id, sink, type, alert_id, alert, enqueued_at, due_at, rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     claimHeads: s(
       `SELECT * FROM deliveries d WHERE d.sink = ? AND d.due_at <= ?
@@ -144,6 +175,8 @@ export class SqliteOutbox implements Outbox {
   #db: DatabaseSync | undefined;
   #st: Statements | undefined;
   #stopped = false;
+  /** Orders `revisions` rows by their last change (the least recently changed are dropped first). */
+  #touched = 0;
 
   constructor(config: Pick<SqliteOutboxConfig, "path"> & Partial<Pick<SqliteOutboxConfig, "synchronous">>) {
     this.path = config.path;
@@ -182,9 +215,12 @@ export class SqliteOutbox implements Outbox {
         }
         db.exec("BEGIN IMMEDIATE");
         db.exec(SCHEMA);
+        const columns = db.prepare("PRAGMA table_info(deliveries)").all() as { name: string }[];
+        if (!columns.some((c) => c.name === "rev")) db.exec("ALTER TABLE deliveries ADD COLUMN rev INTEGER");
         db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
         db.exec("COMMIT");
         this.#st = prepare(db);
+        this.#touched = (this.#st.lastTouched.get() as { t: number | null }).t ?? 0;
         // the process that held these leases is gone (the file is ours alone)
         this.#st.releaseAll.run();
       } catch (err) {
@@ -228,21 +264,47 @@ export class SqliteOutbox implements Outbox {
         }
         return n;
       };
-      return deliveries.map((d): EnqueueOutcome => {
-        if (st.known.get(d.id, d.id) !== undefined) return "duplicate";
-        if (d.type === "alert.updated") {
-          const newest = st.newestOfAlert.get(d.sink, d.alert.id) as
-            Pick<DeliveryRow, "seq" | "type" | "lease_owner"> | undefined;
-          if (newest && newest.type === "alert.updated" && newest.lease_owner === null) {
-            st.coalesce.run(d.id, JSON.stringify(d.alert), newest.seq);
-            return "coalesced";
-          }
-        }
+      const append = (d: NewDelivery, rev: number): EnqueueOutcome => {
         const n = depthOf(d.sink);
         if (n >= limits.maxDepth(d.sink)) return "full";
-        st.insert.run(d.id, d.sink, d.type, d.alert.id, JSON.stringify(d.alert), d.enqueuedAt, d.dueAt);
+        st.insert.run(d.id, d.sink, d.type, d.alert.id, JSON.stringify(d.alert), d.enqueuedAt, d.dueAt, rev);
         depth.set(d.sink, n + 1);
         return "queued";
+      };
+      return deliveries.map((d): EnqueueOutcome => {
+        if (st.known.get(d.id, d.id) !== undefined) return "duplicate";
+        const taken = st.taken.get(d.sink, d.alert.id) as { rev: number; created: number } | undefined;
+        if (d.type === "alert.created" && taken?.created) return "duplicate";
+        const rev = revisionOf(d.alert);
+        const last = st.newestOfAlert.get(d.sink, d.alert.id) as
+          Pick<DeliveryRow, "seq" | "type" | "lease_owner" | "rev"> | undefined;
+        const top = Math.max(taken?.rev ?? -Infinity, last?.rev ?? -Infinity);
+        const waiting = last && last.type === "alert.updated" && last.lease_owner === null ? last : undefined;
+        let outcome: EnqueueOutcome;
+        if (rev > top && d.type === "alert.updated" && waiting) {
+          st.coalesce.run(d.id, JSON.stringify(d.alert), rev, waiting.seq);
+          outcome = "coalesced";
+        } else if (rev > top) {
+          outcome = append(awaitingCreation(d, taken?.created === 1), rev);
+        } else if (d.type === "alert.updated") {
+          return "superseded";
+        } else if (waiting) {
+          // a late creation or status change takes the place of the newer waiting update
+          st.takeOver.run(d.id, d.type, d.dueAt, waiting.seq);
+          outcome = "coalesced";
+        } else {
+          outcome = append(d, rev);
+        }
+        if (outcome !== "full") {
+          const created = taken?.created === 1 || d.type === "alert.created" ? 1 : 0;
+          st.take.run(d.sink, d.alert.id, Math.max(top, rev), created, ++this.#touched);
+          if (!taken) {
+            const max = rememberedAlerts(limits.maxDepth(d.sink));
+            const excess = (st.takenCount.get(d.sink) as { n: number }).n - max;
+            if (excess > 0) st.takenTrim.run(d.sink, d.sink, excess);
+          }
+        }
+        return outcome;
       });
     });
   }
@@ -314,7 +376,17 @@ export class SqliteOutbox implements Outbox {
       const letter = JSON.parse(row.body) as DeadLetter;
       st.letterDelete.run(id);
       st.ack.run(id);
-      st.insert.run(id, letter.sink, letter.type, letter.alert.id, JSON.stringify(letter.alert), now, now);
+      const { alert } = letter;
+      st.insert.run(
+        id,
+        letter.sink,
+        letter.type,
+        alert.id,
+        JSON.stringify(alert),
+        now,
+        now,
+        revisionOf(alert),
+      );
       return { id, sink: letter.sink, type: letter.type, alert: letter.alert, enqueuedAt: now };
     });
   }

@@ -16,6 +16,13 @@ export interface Delivery {
 export interface NewDelivery extends Delivery {
   /** Earliest detector time (ms) of the first attempt (batching sinks pass the end of their window). */
   readonly dueAt: number;
+  /**
+   * For an `alert.updated` to a sink that takes creations: while the outbox has not taken the
+   * alert's `alert.created` for the sink, the update is not due before this time (ms), so that a
+   * creation stored a moment later (by another replica, or for an earlier batch) still goes first
+   * and takes the update's place (see Outbox, Revisions).
+   */
+  readonly creationWaitUntil?: number;
 }
 
 /** A delivery held in the outbox, as `claim` hands it out. */
@@ -30,12 +37,43 @@ export interface OutboxItem extends NewDelivery {
 }
 
 /**
- * What `enqueue` did with one delivery: stored; merged into the sink's pending update of the same
- * alert (coalescing); refused because the sink already holds `maxDepth` deliveries; or ignored
- * because a delivery with its id is already in the outbox or among the dead letters (the same
- * change handed over again, e.g. for a sender's retry of its batch).
+ * What `enqueue` did with one delivery: stored; merged into the sink's waiting update of the same
+ * alert (coalescing, or a late creation or status change taking that update's place); refused
+ * because the sink already holds `maxDepth` deliveries; ignored because a delivery with its id is
+ * already in the outbox or among the dead letters, or it is the alert's creation and the outbox
+ * already took one for the sink (the same change handed over again, e.g. for a sender's retry of
+ * its batch); or ignored because it is an `alert.updated` whose revision is not newer than one the
+ * outbox already took for that sink and alert (`superseded`: it would only move the receiver's
+ * view of the alert back).
  */
-export type EnqueueOutcome = "queued" | "coalesced" | "full" | "duplicate";
+export type EnqueueOutcome = "queued" | "coalesced" | "full" | "duplicate" | "superseded";
+
+/**
+ * An alert's revision: its `updated_at` in ms. Every commit of an alert moves `updated_at`
+ * strictly forward (`nextUpdatedAt`), so of two changes of one alert the one with the larger
+ * revision is the later state. Compared as numbers, not as text (ISO strings compare correctly
+ * only while they share one format, which years past 9999 would not). NaN-free: an unparsable
+ * time gives 0, older than every real change.
+ */
+export function revisionOf(alert: Pick<Alert, "updated_at">): number {
+  const ms = Date.parse(alert.updated_at);
+  return Number.isFinite(ms) ? ms : 0;
+}
+
+/** `d` due no earlier than its `creationWaitUntil` when it is an update whose creation was not taken. */
+export function awaitingCreation(d: NewDelivery, creationTaken: boolean): NewDelivery {
+  if (d.type !== "alert.updated" || creationTaken || d.creationWaitUntil === undefined) return d;
+  return d.creationWaitUntil > d.dueAt ? { ...d, dueAt: d.creationWaitUntil } : d;
+}
+
+/**
+ * How many alerts per sink the outbox remembers the newest revision of (the sink's queue
+ * capacity, at least 1000): the least recently changed are forgotten first. A change of a
+ * forgotten alert is taken as new.
+ */
+export function rememberedAlerts(maxDepth: number): number {
+  return Math.max(1000, maxDepth);
+}
 
 export interface ClaimOptions {
   readonly sink: string;
@@ -142,10 +180,23 @@ export interface DeadLetterStore {
  *   still in the outbox (waiting, leased or backing off), except together with it when
  *   `together` is set. `replay` appends at the end.
  * - Idempotence: a delivery whose id the outbox holds (waiting, leased or backing off) or keeps as
- *   a dead letter is ignored ("duplicate"); nothing about the held one changes.
- * - Coalescing: an `alert.updated` delivery whose sink's newest item for the same alert is an
- *   `alert.updated` that is not leased replaces that item's id and alert; the item keeps its
- *   place, `enqueuedAt`, `dueAt`, attempts and `firstAttemptAt`. Anything else is appended.
+ *   a dead letter is ignored ("duplicate"); nothing about the held one changes. So is an
+ *   `alert.created` of an alert whose creation the outbox already took for that sink.
+ * - Revisions: per (sink, alert id) the outbox remembers the highest revision (`revisionOf`) it
+ *   took (queued or merged), for as long as the item is held and afterwards for the
+ *   `rememberedAlerts` most recently changed alerts of the sink. Enqueues are ordered by it, not
+ *   by arrival (two replicas enqueue in an order of their own):
+ *   - an `alert.updated` not newer than that is ignored ("superseded");
+ *   - an `alert.created` or `alert.status_changed` is never ignored that way (the receiver must see
+ *     it). When it is not newer and the sink's newest item of the alert is a waiting (not
+ *     leased) `alert.updated`, that item becomes it: it takes the change's id and type, keeps
+ *     the newer alert state and its place ("coalesced"), and is due no later than the change.
+ *     Otherwise it is appended with its own state.
+ *   - an `alert.updated` appended while the alert's creation was not taken for the sink is due no
+ *     earlier than its `creationWaitUntil`.
+ * - Coalescing: a newer `alert.updated` whose sink's newest item for the same alert is a waiting
+ *   `alert.updated` replaces that item's id and alert; the item keeps its place, `enqueuedAt`,
+ *   `dueAt`, attempts and `firstAttemptAt`. Anything else is appended.
  * - Bounds: `enqueue` refuses ("full") a delivery for a sink that holds `maxDepth` items
  *   already (coalescing never counts as growth).
  * - Leases: `claim` sets a lease (owner, until) and increments `attempts` (setting

@@ -99,6 +99,12 @@ class Lane {
 }
 
 const RETRY_STORE_MS = 1000;
+/**
+ * How long an update of a new alert waits in the outbox for the alert's creation to get there
+ * first: the replica (or batch) that created the alert stores the creation after the rest of its
+ * batch is recorded, and another replica may store an update of the same alert meanwhile.
+ */
+export const CREATION_WAIT_MS = 5000;
 const DEFAULT_SHARED_POLL_MS = 5000;
 /** Most deliveries kept in memory while the outbox refuses them (the pipeline stops taking batches meanwhile). */
 const MAX_UNWRITTEN = 100_000;
@@ -226,6 +232,11 @@ export class SinkDispatcher {
       for (const lane of this.#lanes.values()) {
         try {
           if (!passes(lane.route.filter, change)) continue;
+          const createdAt = Date.parse(change.alert.created_at);
+          const waitsForCreation =
+            change.type === "alert.updated" &&
+            lane.route.filter.events.includes("alert.created") &&
+            Number.isFinite(createdAt);
           deliveries.push({
             id: deliveryId(lane.name, change),
             sink: lane.name,
@@ -233,6 +244,7 @@ export class SinkDispatcher {
             alert: change.alert,
             enqueuedAt: now,
             dueAt: now,
+            ...(waitsForCreation ? { creationWaitUntil: createdAt + CREATION_WAIT_MS } : {}),
           });
         } catch (err) {
           this.#o.onError?.(err);
@@ -434,7 +446,7 @@ export class SinkDispatcher {
       if (outcome === "full") {
         this.#deadLetter(d, "queue_full", `queue of ${lane.route.queueCapacity} is full`, 0);
       } else {
-        if (outcome === "coalesced" || outcome === "duplicate") {
+        if (outcome === "coalesced" || outcome === "duplicate" || outcome === "superseded") {
           this.#o.metrics?.sinkDeliveries.add(1, { sink: d.sink, outcome });
         }
         touched.add(lane);

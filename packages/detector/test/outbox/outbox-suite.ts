@@ -10,6 +10,7 @@ export function alertOf(id: string, rule = "brute_force", patch: Partial<Alert> 
 }
 
 let n = 0;
+/** A delivery of a change of `alertId`; each one made later is a later change (revision T0 + n). */
 export function delivery(
   alertId: string,
   type: AlertEventType = "alert.created",
@@ -20,7 +21,7 @@ export function delivery(
     id: `dlv_${String(n).padStart(26, "0")}`,
     sink: "hook",
     type,
-    alert: alertOf(alertId),
+    alert: alertOf(alertId, "brute_force", { updated_at: new Date(T0 + n).toISOString() }),
     enqueuedAt: T0 + n,
     dueAt: T0,
     ...over,
@@ -41,6 +42,11 @@ export function letterOf(d: NewDelivery, over: Partial<DeadLetter> = {}): DeadLe
     failed_at: new Date(T0).toISOString(),
     ...over,
   };
+}
+
+/** The delivery with another `count` in its alert (to tell states apart). */
+function withCount(d: NewDelivery, count: number): NewDelivery {
+  return { ...d, alert: { ...d.alert, count } };
 }
 
 const unbounded = { maxDepth: () => 1000 };
@@ -134,10 +140,7 @@ export function outboxSuite(name: string, open: () => Promise<Outbox>): void {
       const created = delivery("alt_a");
       const u1 = delivery("alt_a", "alert.updated");
       await box.enqueue([created, u1], unbounded);
-      const u2 = {
-        ...delivery("alt_a", "alert.updated"),
-        alert: alertOf("alt_a", "brute_force", { count: 7 }),
-      };
+      const u2 = withCount(delivery("alt_a", "alert.updated"), 7);
       const other = delivery("alt_b", "alert.updated");
       expect(await box.enqueue([u2, other], unbounded)).toEqual(["coalesced", "queued"]);
       expect((await box.backlog())["hook"]?.depth).toBe(3);
@@ -177,9 +180,130 @@ export function outboxSuite(name: string, open: () => Promise<Outbox>): void {
       await box.deadLetters.add(letterOf(created), 10);
       expect(await box.enqueue([created], unbounded)).toEqual(["duplicate"]);
       expect((await box.backlog())["hook"]?.depth).toBe(1);
-      // once delivered (acknowledged) the id is free again: the receiver deduplicates on it
+      // once delivered (acknowledged) the same update is not sent again: the outbox took its revision
       await box.ack(update.id);
+      expect(await box.enqueue([update], unbounded)).toEqual(["superseded"]);
+      // nor is the alert's creation again, even carrying a later state (a retried batch's creation)
+      await box.ack(created.id);
+      const recreated = delivery("alt_a", "alert.created");
+      expect(await box.enqueue([recreated, created], unbounded)).toEqual(["duplicate", "duplicate"]);
+      expect(await box.backlog()).toEqual({});
+    });
+
+    it("orders one alert's changes by revision, not arrival: an update not newer than one taken is superseded", async () => {
+      const box = await open();
+      // made in this order (revisions 1 < 2 < 3 < 4), handed over in another (two replicas)
+      const [created, u2, u3, u4] = [
+        delivery("alt_a"),
+        withCount(delivery("alt_a", "alert.updated"), 2),
+        withCount(delivery("alt_a", "alert.updated"), 3),
+        withCount(delivery("alt_a", "alert.updated"), 4),
+      ];
+      expect(await box.enqueue([created, u3], unbounded)).toEqual(["queued", "queued"]);
+      // an older update does not replace the waiting newer one
+      expect(await box.enqueue([u2], unbounded)).toEqual(["superseded"]);
+      expect((await box.claim(claimAt(T0))).map((i) => i.id)).toEqual([created.id]);
+      await box.ack(created.id);
+      const [waiting] = await box.claim(claimAt(T0));
+      expect(waiting).toMatchObject({ id: u3.id, alert: { count: 3 } });
+      // in flight, delivered or dead: still taken
+      expect(await box.enqueue([u2], unbounded)).toEqual(["superseded"]);
+      await box.ack(u3.id);
+      expect(await box.enqueue([u2, u3], unbounded)).toEqual(["superseded", "superseded"]);
+      expect(await box.enqueue([u4], unbounded)).toEqual(["queued"]);
+      await box.claim(claimAt(T0));
+      await box.deadLetters.add(letterOf(u4), 10);
+      expect(await box.enqueue([u2], unbounded)).toEqual(["superseded"]);
+      expect(await box.backlog()).toEqual({});
+      // per sink: another sink has taken nothing of the alert yet
+      expect(await box.enqueue([{ ...u2, id: `${u2.id.slice(0, -1)}x`, sink: "pager" }], unbounded)).toEqual([
+        "queued",
+      ]);
+    });
+
+    it("a creation or status change that arrives after a newer update takes its place with the newest state", async () => {
+      const box = await open();
+      const created = delivery("alt_a");
+      const update = withCount(delivery("alt_a", "alert.updated"), 5);
+      const other = delivery("alt_b");
+      expect(await box.enqueue([update, other], unbounded)).toEqual(["queued", "queued"]);
+      expect(await box.enqueue([created], unbounded)).toEqual(["coalesced"]);
+      expect((await box.backlog())["hook"]?.depth).toBe(2);
+      const [first] = await box.claim(claimAt(T0, { limit: 1 }));
+      // the creation, first in line, with the newest state
+      expect(first).toMatchObject({ id: created.id, type: "alert.created", alert: { count: 5 } });
+      expect(first?.alert).toEqual(update.alert);
+      expect(await box.enqueue([update, created], unbounded)).toEqual(["superseded", "duplicate"]);
+
+      // a status change made before an update that got there first
+      const status = delivery("alt_b", "alert.status_changed");
+      const statusLater = withCount(delivery("alt_b", "alert.updated"), 3);
+      expect(await box.enqueue([statusLater, status], unbounded)).toEqual(["queued", "coalesced"]);
+      await box.ack(first!.id);
+      const items = await box.claim(claimAt(T0, { together: true }));
+      expect(items.map((i) => [i.id, i.type, i.alert.count])).toEqual([
+        [other.id, "alert.created", 1],
+        [status.id, "alert.status_changed", 3],
+      ]);
+    });
+
+    it("an update whose creation was not taken waits for it until creationWaitUntil", async () => {
+      const box = await open();
+      const created = delivery("alt_a");
+      const update = { ...delivery("alt_a", "alert.updated"), creationWaitUntil: T0 + 5000 };
       expect(await box.enqueue([update], unbounded)).toEqual(["queued"]);
+      expect(await box.claim(claimAt(T0))).toEqual([]);
+      expect(await box.nextDue("hook", "me")).toBe(T0 + 5000);
+      // the creation comes: it takes the update's place, due at once, with the newer state
+      expect(await box.enqueue([created], unbounded)).toEqual(["coalesced"]);
+      expect(await box.nextDue("hook", "me")).toBe(T0);
+      const [c] = await box.claim(claimAt(T0));
+      expect(c).toMatchObject({ id: created.id, type: "alert.created", dueAt: T0, alert: update.alert });
+      expect(c).not.toHaveProperty("creationWaitUntil");
+      await box.ack(c!.id);
+      // the creation taken: later updates do not wait
+      const next = { ...delivery("alt_a", "alert.updated"), creationWaitUntil: T0 + 5000 };
+      await box.enqueue([next], unbounded);
+      expect((await box.claim(claimAt(T0))).map((i) => i.id)).toEqual([next.id]);
+      // no creation ever comes (the sink's filter refused it): the update goes once the wait is over
+      const lonely = { ...delivery("alt_b", "alert.updated"), creationWaitUntil: T0 + 5000 };
+      await box.enqueue([lonely], unbounded);
+      expect(await box.claim(claimAt(T0 + 4999))).toEqual([]);
+      expect((await box.claim(claimAt(T0 + 5000))).map((i) => i.id)).toEqual([lonely.id]);
+    });
+
+    it("a creation overtaken by an update already in flight is still queued, after it", async () => {
+      const box = await open();
+      const created = delivery("alt_a");
+      const update = withCount(delivery("alt_a", "alert.updated"), 2);
+      const status = delivery("alt_a", "alert.status_changed");
+      await box.enqueue([update], unbounded);
+      expect(await box.claim(claimAt(T0))).toHaveLength(1);
+      expect(await box.enqueue([created], unbounded)).toEqual(["queued"]);
+      // ordered after it; a newer change is ordered after both
+      expect(await box.enqueue([status], unbounded)).toEqual(["queued"]);
+      await box.ack(update.id);
+      const [c] = await box.claim(claimAt(T0));
+      expect(c).toMatchObject({ id: created.id, type: "alert.created", alert: { count: 1 } });
+      await box.ack(created.id);
+      expect((await box.claim(claimAt(T0))).map((i) => i.type)).toEqual(["alert.status_changed"]);
+    });
+
+    it("remembers revisions for a bounded number of alerts per sink, the least recently changed forgotten first", async () => {
+      const box = await open();
+      const limits = { maxDepth: () => 1000 };
+      const older = delivery("alt_first", "alert.updated");
+      const newer = delivery("alt_first", "alert.updated");
+      await box.enqueue([newer], limits);
+      await box.claim(claimAt(T0));
+      await box.ack(newer.id);
+      const others = Array.from({ length: 999 }, (_, i) => delivery(`alt_${i}`, "alert.updated"));
+      await box.enqueue(others, limits);
+      expect(await box.enqueue([older], limits)).toEqual(["superseded"]);
+      for (const item of await box.claim(claimAt(T0, { limit: 1000 }))) await box.ack(item.id);
+      // one more alert: alt_first, changed longest ago, is forgotten; its change counts as new
+      await box.enqueue([delivery("alt_999", "alert.updated")], limits);
+      expect(await box.enqueue([older], limits)).toEqual(["queued"]);
     });
 
     it("refuses deliveries past a sink's bound", async () => {

@@ -12,7 +12,8 @@ import { prng } from "../prng.ts";
  * The Redis outbox against the memory one on the same random operation streams (several owners
  * and sinks, leases that expire, retries, coalescing, dead letters, replays): every answer must
  * be the same. The Redis outbox only indexes each alert's oldest delivery; this is what checks
- * that the index never loses or reorders one.
+ * that the index never loses or reorders one. Changes of one alert arrive somewhat out of
+ * revision order (as from two replicas), so superseding and late creations are exercised too.
  */
 let server: RedisServer;
 beforeAll(async () => {
@@ -37,7 +38,16 @@ describe("RedisOutbox parity with MemoryOutbox", () => {
     let n = 0;
     const ids: string[] = [];
     /** What the stream exercised, so that a stream that tests nothing fails. */
-    const seen = { claimed: 0, together: 0, coalesced: 0, full: 0, expired: 0, replayed: 0, due: 0 };
+    const seen = {
+      claimed: 0,
+      together: 0,
+      coalesced: 0,
+      superseded: 0,
+      full: 0,
+      expired: 0,
+      replayed: 0,
+      due: 0,
+    };
     const both = async <T>(step: number, what: string, f: (b: Outbox) => Promise<T>): Promise<T> => {
       const [want, got] = [await f(memory), await f(redis)];
       expect({ step, what, got }).toEqual({ step, what, got: want });
@@ -53,19 +63,22 @@ describe("RedisOutbox parity with MemoryOutbox", () => {
             n++;
             const id = `dlv_${String(n).padStart(26, "0")}`;
             ids.push(id);
+            const updatedAt = new Date(T0 + n * 10 - rnd(200)).toISOString();
             ds.push({
               id,
               sink: SINKS[rnd(SINKS.length)]!,
               type: TYPES[rnd(TYPES.length)]!,
-              alert: alertOf(`alt_${rnd(6)}`, "brute_force", { count: n }),
+              alert: alertOf(`alt_${rnd(6)}`, "brute_force", { count: n, updated_at: updatedAt }),
               enqueuedAt: now - rnd(1000),
               dueAt: now + (rnd(3) === 0 ? rnd(20_000) : 0),
+              ...(rnd(3) === 0 ? { creationWaitUntil: now + rnd(20_000) } : {}),
             });
           }
           const out = await both(step, "enqueue", (b) =>
             b.enqueue(ds, { maxDepth: (s) => (s === "hook" ? 25 : 40) }),
           );
           seen.coalesced += out.filter((o) => o === "coalesced").length;
+          seen.superseded += out.filter((o) => o === "superseded").length;
           seen.full += out.filter((o) => o === "full").length;
         } else if (op < 6) {
           const o = {

@@ -70,7 +70,8 @@ describe("otlp sink", () => {
   it("exports each alert change as a secmon.alert log record with the alert flattened and security_rule.*", async () => {
     const { receiver, dispatcher } = await setup();
     const created = change({ value: 14, threshold: 10 });
-    const updated = { ...created, type: "alert.updated" as const };
+    const later = new Date(Date.parse(created.alert.updated_at) + 1).toISOString();
+    const updated = { type: "alert.updated" as const, alert: { ...created.alert, updated_at: later } };
     const resolved = patched(created.alert, { status: "resolved" });
     dispatcher.dispatch([created, updated, resolved]);
     await dispatcher.whenIdle();
