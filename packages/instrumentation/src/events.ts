@@ -83,7 +83,10 @@ const outcomeOf = (value: unknown) =>
 /** Anything but an explicit allow counts as a deny. */
 const decisionOf = (value: unknown) =>
   value === AUTHZ_DECISION.ALLOW ? AUTHZ_DECISION.ALLOW : AUTHZ_DECISION.DENY;
-/** Unknown operations are refused (there is no `other` in the spec): the attribute is left out. */
+/**
+ * `data.operation` and `auth.reset_stage` have no `other` in the spec: an unknown value is left out
+ * (never sent as the caller's string, never as a value the spec does not list).
+ */
 const dataOperations: ReadonlySet<string> = new Set(Object.values(DATA_OPERATION));
 const resetStages: ReadonlySet<string> = new Set(Object.values(AUTH_RESET_STAGE));
 
@@ -95,6 +98,16 @@ const LOGOUT_BODY: Record<string, string> = {
   timeout: "session timed out",
   revoked: "session revoked",
   other: "session ended",
+};
+
+/** Password reset bodies by stage (unknown: not one of the spec's) and outcome. */
+const RESET_BODY: Record<string, string> = {
+  "requested ok": "password reset requested",
+  "requested failed": "password reset request failed",
+  "completed ok": "password reset completed",
+  "completed failed": "password reset completion failed",
+  "unknown ok": "password reset step succeeded",
+  "unknown failed": "password reset step failed",
 };
 
 function nonNegativeInt(value: unknown): number | undefined {
@@ -338,10 +351,7 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
     if (stage !== undefined) attributes[ATTR.AUTH_RESET_STAGE] = stage;
     attributes[ATTR.AUTH_OUTCOME] = outcome;
     const ok = outcome === AUTH_OUTCOME.SUCCESS;
-    const step = stage === AUTH_RESET_STAGE.COMPLETED ? "completion" : "request";
-    const body = ok
-      ? `password reset ${stage === AUTH_RESET_STAGE.COMPLETED ? "completed" : "requested"}`
-      : `password reset ${step} failed`;
+    const body = RESET_BODY[`${stage ?? "unknown"} ${ok ? "ok" : "failed"}`] as string;
     emit(EVENT.AUTH_PASSWORD_RESET, ok ? SEVERITY.INFO : SEVERITY.WARN, body, attributes, input.time);
   });
 
