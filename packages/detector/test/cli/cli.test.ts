@@ -32,15 +32,19 @@ describe("rulesLint", () => {
       RULE.replace("many_failures", "other").replace("events: auth.login", "events: auth.logins"),
     );
     const out = capture();
-    expect(await rulesLint([join(dir, "bad.yaml"), join(dir, "warn.yaml")], { stdout: out.stream })).toBe(1);
-    expect(out.text.split("\n")).toEqual([
+    const err = capture();
+    const files = [join(dir, "bad.yaml"), join(dir, "warn.yaml")];
+    expect(await rulesLint(files, { stdout: out.stream, stderr: err.stream })).toBe(1);
+    // problems on stderr, the summary on stdout
+    expect(err.text.split("\n")).toEqual([
       `${join(dir, "bad.yaml")}:11:21: unknown rule kind "counte" (known: count, sum, distinct, sequence)`,
       `${join(dir, "warn.yaml")}:8:15: warning: event name "auth.logins" is neither in the spec nor custom.*; only an application's own events could match`,
-      "2 file(s), 1 valid rule(s), 1 error(s), 1 warning(s)",
       "",
     ]);
-    expect(await rulesLint([join(dir, "warn.yaml")], { stdout: capture().stream })).toBe(0);
-    expect(await rulesLint([join(dir, "empty-dir-does-not-exist")], { stdout: capture().stream })).toBe(1);
+    expect(out.text).toBe("2 file(s), 1 valid rule(s), 1 error(s), 1 warning(s)\n");
+    const quiet = { stdout: capture().stream, stderr: capture().stream };
+    expect(await rulesLint([join(dir, "warn.yaml")], quiet)).toBe(0);
+    expect(await rulesLint([join(dir, "empty-dir-does-not-exist")], quiet)).toBe(1);
   });
 });
 
