@@ -1,5 +1,12 @@
 export { ATTACKS, AttackClient, baseline } from "./attacks.ts";
 export type { Attack, Reply } from "./attacks.ts";
-export { findAttacks, simulate, startInProcessService } from "./simulate.ts";
-export type { AttackRun, InProcessService, SimulationOptions } from "./simulate.ts";
+export { findAttacks, grpcMetadata, simulate, startInProcessService } from "./simulate.ts";
+export type {
+  AttackRun,
+  ExportCounts,
+  InProcessService,
+  InProcessServiceOptions,
+  SimulationOptions,
+} from "./simulate.ts";
 export { simulateCli } from "./simulate-cli.ts";
+export type { SimulateCliOptions } from "./simulate-cli.ts";

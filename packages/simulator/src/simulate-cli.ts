@@ -1,6 +1,14 @@
 import { parseArgs } from "node:util";
 import { ATTACKS } from "./attacks.ts";
-import { simulate, startInProcessService, type InProcessService } from "./simulate.ts";
+import { grpcMetadata, simulate, startInProcessService, type InProcessService } from "./simulate.ts";
+
+/** Where the CLI writes (default: the process's stdout and stderr), and test settings. */
+export interface SimulateCliOptions {
+  readonly stdout?: { write(text: string): unknown };
+  readonly stderr?: { write(text: string): unknown };
+  /** How long one OTLP export may take, retries included (tests). */
+  readonly exportTimeoutMillis?: number;
+}
 
 const USAGE = `secmon-simulate: attacks against the instrumented demo service
 
@@ -15,9 +23,13 @@ Attacks (any number, or --all):
 ${ATTACKS.map((a) => `  --${a.id.padEnd(22)} ${a.description}`).join("\n")}
 
 Options:
-  --otlp-header K=V    header for the OTLP exporter (e.g. authorization=Bearer\\ TOKEN); repeatable`;
+  --otlp-header K=V    gRPC metadata for the OTLP exporter (e.g. "authorization=Bearer TOKEN"); repeatable
 
-export async function simulateCli(argv: readonly string[]): Promise<number> {
+Exit code: 0 when every attack ran and every OTLP export was delivered, 1 otherwise, 2 usage.`;
+
+export async function simulateCli(argv: readonly string[], io: SimulateCliOptions = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
   const attackOptions = Object.fromEntries(ATTACKS.map((a) => [a.id, { type: "boolean" as const }]));
   const { values } = parseArgs({
     args: [...argv],
@@ -39,37 +51,59 @@ export async function simulateCli(argv: readonly string[]): Promise<number> {
   const baselineRounds = values.baseline === undefined ? 0 : Number(values.baseline);
   const otlp = values["otlp-endpoint"];
   const target = values["target-url"];
-  if (values.help || (otlp === undefined) === (target === undefined) || !Number.isInteger(baselineRounds)) {
-    process.stderr.write(USAGE + "\n");
-    return values.help ? 0 : 2;
+  if (values.help) {
+    stdout.write(USAGE + "\n");
+    return 0;
   }
-  if (chosen.length === 0 && baselineRounds === 0) {
-    process.stderr.write("secmon-simulate: choose attacks (or --all) or --baseline N\n\n" + USAGE + "\n");
+  const usage = (problem: string) => {
+    stderr.write(`secmon-simulate: ${problem}\n\n${USAGE}\n`);
     return 2;
+  };
+  if ((otlp === undefined) === (target === undefined)) return usage("give --otlp-endpoint or --target-url");
+  if (!Number.isInteger(baselineRounds) || baselineRounds < 0) return usage("--baseline takes a number");
+  if (chosen.length === 0 && baselineRounds === 0) return usage("choose attacks (or --all) or --baseline N");
+  const headerArgs = values["otlp-header"] ?? [];
+  if (otlp === undefined && headerArgs.length > 0) return usage("--otlp-header goes with --otlp-endpoint");
+  const headers: Record<string, string> = {};
+  for (const h of headerArgs) {
+    const eq = h.indexOf("=");
+    if (eq <= 0) return usage(`--otlp-header ${h}: expected KEY=VALUE`);
+    headers[h.slice(0, eq).trim()] = h.slice(eq + 1).trim();
+  }
+  try {
+    grpcMetadata(headers);
+  } catch (err) {
+    return usage(`--otlp-header: ${(err as Error).message}`);
   }
   let service: InProcessService | undefined;
   if (otlp !== undefined) {
-    const headers = Object.fromEntries(
-      (values["otlp-header"] ?? []).map((h) => {
-        const eq = h.indexOf("=");
-        return [h.slice(0, eq), h.slice(eq + 1)];
-      }),
-    );
-    service = await startInProcessService(otlp, { headers });
+    service = await startInProcessService(otlp, {
+      headers,
+      ...(io.exportTimeoutMillis !== undefined ? { exportTimeoutMillis: io.exportTimeoutMillis } : {}),
+    });
   }
   try {
     const runs = await simulate({
       attacks: chosen,
       baselineRounds,
       targetUrl: target ?? service!.url,
-      log: (line) => process.stdout.write(line + "\n"),
+      log: (line) => stdout.write(line + "\n"),
     });
     await service?.flush();
     const failed = runs.filter((r) => r.error !== undefined);
-    process.stdout.write(
-      `${runs.length} attack(s), ${runs.reduce((n, r) => n + r.requests, 0)} request(s), ${failed.length} failed\n`,
+    const exports = service?.exports();
+    const exported = exports
+      ? `; OTLP exports: ${exports.succeeded} delivered, ${exports.failed} failed${exports.lastError !== undefined ? ` (last error: ${exports.lastError})` : ""}`
+      : "";
+    stdout.write(
+      `${runs.length} attack(s), ${failed.length} failed, ${runs.reduce((n, r) => n + r.requests, 0)} request(s)${exported}\n`,
     );
-    return failed.length > 0 ? 1 : 0;
+    if (exports && exports.failed > 0) {
+      stderr.write(
+        `secmon-simulate: ${exports.failed} OTLP export(s) to ${otlp} failed; their events are lost\n`,
+      );
+    }
+    return failed.length > 0 || (exports?.failed ?? 0) > 0 ? 1 : 0;
   } finally {
     await service?.close();
   }

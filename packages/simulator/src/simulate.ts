@@ -1,16 +1,80 @@
+import { Metadata } from "@grpc/grpc-js";
+import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
 import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchLogRecordProcessor, LoggerProvider } from "@opentelemetry/sdk-logs";
+import {
+  BatchLogRecordProcessor,
+  LoggerProvider,
+  type LogRecordExporter,
+  type ReadableLogRecord,
+} from "@opentelemetry/sdk-logs";
 import { createDemoApp, type DemoServer } from "@secmon/demo-service";
 import { randomBytes } from "node:crypto";
 import { ATTACKS, AttackClient, baseline, type Attack } from "./attacks.ts";
 
+/** How the OTLP exports of an in-process service went (each after the exporter's own retries). */
+export interface ExportCounts {
+  readonly succeeded: number;
+  readonly failed: number;
+  /** Why the last failed export failed. */
+  readonly lastError?: string;
+}
+
 /** The demo service running in this process, exporting its security events over OTLP/gRPC. */
 export interface InProcessService {
   readonly url: string;
-  /** Exports every event still buffered. */
+  /** Exports every event still buffered; a failed export is counted in `exports()`, not thrown. */
   flush(): Promise<void>;
+  /** The OTLP exports so far. */
+  exports(): ExportCounts;
   close(): Promise<void>;
+}
+
+export interface InProcessServiceOptions {
+  readonly serviceName?: string;
+  /** Sent with every export as gRPC metadata (e.g. `authorization: Bearer …`). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** How long one export may take, retries included (the exporter's default: 10 s). */
+  readonly exportTimeoutMillis?: number;
+}
+
+/** Passes exports through to `inner` and counts how they ended. */
+class CountingExporter implements LogRecordExporter {
+  readonly #inner: LogRecordExporter;
+  counts: ExportCounts = { succeeded: 0, failed: 0 };
+
+  constructor(inner: LogRecordExporter) {
+    this.#inner = inner;
+  }
+
+  export(logs: ReadableLogRecord[], done: (result: ExportResult) => void): void {
+    this.#inner.export(logs, (result) => {
+      const { succeeded, failed, lastError } = this.counts;
+      this.counts =
+        result.code === ExportResultCode.SUCCESS
+          ? { succeeded: succeeded + 1, failed, ...(lastError !== undefined ? { lastError } : {}) }
+          : { succeeded, failed: failed + 1, lastError: result.error?.message ?? "export failed" };
+      done(result);
+    });
+  }
+
+  shutdown(): Promise<void> {
+    return this.#inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+/**
+ * gRPC metadata from header-like pairs. Throws on a key gRPC does not allow (keys are
+ * lowercased, as HTTP/2 sends them).
+ */
+export function grpcMetadata(headers: Readonly<Record<string, string>>): Metadata {
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+  return metadata;
 }
 
 /**
@@ -19,12 +83,16 @@ export interface InProcessService {
  */
 export async function startInProcessService(
   otlpEndpoint: string,
-  options: { serviceName?: string; headers?: Record<string, string> } = {},
+  options: InProcessServiceOptions = {},
 ): Promise<InProcessService> {
-  const exporter = new OTLPLogExporter({
-    url: otlpEndpoint,
-    ...(options.headers ? { headers: options.headers } : {}),
-  });
+  // The gRPC exporter sends `metadata`; it has no `headers` (that is the HTTP exporters').
+  const exporter = new CountingExporter(
+    new OTLPLogExporter({
+      url: otlpEndpoint,
+      ...(options.headers ? { metadata: grpcMetadata(options.headers) } : {}),
+      ...(options.exportTimeoutMillis !== undefined ? { timeoutMillis: options.exportTimeoutMillis } : {}),
+    }),
+  );
   const provider = new LoggerProvider({
     resource: resourceFromAttributes({
       "service.name": options.serviceName ?? "demo-shop",
@@ -50,7 +118,9 @@ export async function startInProcessService(
   const server: DemoServer = await demo.listen(0, "127.0.0.1");
   return {
     url: server.url,
-    flush: () => provider.forceFlush(),
+    // A failed export rejects the flush; it is counted by the exporter.
+    flush: () => provider.forceFlush().catch(() => {}),
+    exports: () => exporter.counts,
     close: async () => {
       await server.close();
       await provider.shutdown();

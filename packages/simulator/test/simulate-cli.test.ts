@@ -1,0 +1,101 @@
+import { Detector, validateConfig } from "@secmon/detector";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { simulateCli } from "../src/simulate-cli.ts";
+
+function capture() {
+  let text = "";
+  return {
+    stream: { write: (s: string) => (text += s) },
+    get text() {
+      return text;
+    },
+  };
+}
+
+/** `secmon-simulate …args`: exit code and output. */
+async function run(args: string[]) {
+  const out = capture();
+  const err = capture();
+  const code = await simulateCli(args, {
+    stdout: out.stream,
+    stderr: err.stream,
+    exportTimeoutMillis: 2_000,
+  });
+  return { code, out: out.text, err: err.text };
+}
+
+describe("secmon-simulate against a detector that requires a token", () => {
+  let detector: Detector;
+  let endpoint: string;
+
+  beforeAll(async () => {
+    const parsed = validateConfig({
+      receivers: {
+        otlp: {
+          grpc: { endpoint: "127.0.0.1:0", auth: { bearer_token: { env: "SIM_TEST_TOKEN" } } },
+          http: { enabled: false },
+        },
+      },
+      api: { enabled: false },
+      metrics: { prometheus: { enabled: false } },
+      sinks: [],
+      outbox: { type: "memory" },
+      log: { level: "warn" },
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    detector = new Detector(parsed.config, { env: { SIM_TEST_TOKEN: "s3cret-token" } });
+    await detector.start();
+    endpoint = `http://${detector.addresses.grpc}`;
+  });
+
+  afterAll(async () => {
+    await detector?.stop();
+  });
+
+  it("sends --otlp-header as gRPC metadata, so the token is accepted", async () => {
+    const r = await run([
+      "--otlp-endpoint",
+      endpoint,
+      "--otlp-header",
+      "authorization=Bearer s3cret-token",
+      "--baseline",
+      "1",
+    ]);
+    expect(r.err).toBe("");
+    expect(r.out).toMatch(/OTLP exports: [1-9]\d* delivered, 0 failed\n$/);
+    expect(r.code).toBe(0);
+  });
+
+  it("counts and reports failed exports and exits 1 when they fail", async () => {
+    const r = await run([
+      "--otlp-endpoint",
+      endpoint,
+      "--otlp-header",
+      "authorization=Bearer wrong",
+      "--baseline",
+      "1",
+    ]);
+    expect(r.out).toMatch(
+      /0 failed, \d+ request\(s\); OTLP exports: 0 delivered, [1-9]\d* failed \(last error: .+\)\n$/,
+    );
+    expect(r.err).toMatch(
+      /^secmon-simulate: [1-9]\d* OTLP export\(s\) to http:\/\/127\.0\.0\.1:\d+ failed; their events are lost\n$/,
+    );
+    expect(r.code).toBe(1);
+  });
+});
+
+describe("secmon-simulate usage", () => {
+  it("rejects an --otlp-header without KEY=VALUE", async () => {
+    const r = await run([
+      "--otlp-endpoint",
+      "http://127.0.0.1:1",
+      "--otlp-header",
+      "authorization",
+      "--baseline",
+      "1",
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("secmon-simulate: --otlp-header authorization: expected KEY=VALUE\n");
+  });
+});
