@@ -26,14 +26,18 @@ describe("readiness while Redis does not answer", () => {
       expect(conn.health()).toEqual({ healthy: true });
       server.pause();
       const stalled = await eventually(
-        () => (conn.health().healthy ? undefined : conn.health()),
+        async () => (conn.health().healthy ? undefined : conn.health()),
         15_000,
         "readiness to turn false",
       );
       expect(stalled.detail).toMatch(/^redis not answering: .*timed out/i);
       expect(conn.ready).toBe(true); // the socket alone would have said all is well
       server.resume();
-      await eventually(() => (conn.health().healthy ? true : undefined), 15_000, "readiness to come back");
+      await eventually(
+        async () => (conn.health().healthy ? true : undefined),
+        15_000,
+        "readiness to come back",
+      );
     } finally {
       server.resume();
       await conn.close();
