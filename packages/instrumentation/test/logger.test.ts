@@ -145,6 +145,29 @@ describe("a provider registered through the copy this package imports, after the
   });
 });
 
+describe("a global provider that takes nothing", () => {
+  const API_LOGS_GLOBAL = Symbol.for("io.opentelemetry.js.api.logs");
+  afterEach(() => {
+    delete (globalThis as Record<symbol, unknown>)[API_LOGS_GLOBAL];
+  });
+
+  it("does not capture the events: a provider registered after it gets them", () => {
+    const events = newEvents();
+    // an api-logs copy of another compatibility version registered: api-logs stores a getter that
+    // answers a no-op provider to any other version, so ours gets a no-op, not a proxy
+    const { provider: unreachable } = memoryProvider();
+    const noop = { getLogger: () => ({ emit: () => undefined, enabled: () => false }) };
+    (globalThis as Record<symbol, unknown>)[API_LOGS_GLOBAL] = (version: number) =>
+      version === 2 ? unreachable : noop;
+    expect(bridgeLogs.getLoggerProvider()).toBe(noop);
+    events.logout({ userId: "to-nowhere" });
+    const { provider, userIds } = memoryProvider();
+    stableLogs.setGlobalLoggerProvider(provider);
+    events.logout({ userId: "after" });
+    expect(userIds()).toEqual(["after"]);
+  });
+});
+
 describe("asking the global again", () => {
   it("stops once a provider is found: emits after that do not look it up", () => {
     const stableLookups = vi.spyOn(stableLogs, "getLoggerProvider");
