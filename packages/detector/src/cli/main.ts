@@ -1,9 +1,10 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/load.ts";
 import { SecmonError } from "../errors.ts";
 import { Detector, createLogger } from "../main.ts";
 import { configCheck } from "./config-check.ts";
-import type { CliStreams } from "./io.ts";
+import { ioProblem, type CliStreams } from "./io.ts";
 import { replay } from "./replay.ts";
 import { rulesLint } from "./rules-lint.ts";
 import { rulesTest } from "./rules-test.ts";
@@ -50,6 +51,14 @@ export async function cli(argv: readonly string[], io: CliStreams = {}): Promise
     return 0;
   }
   const [command = "run", sub, ...rest] = positionals;
+  if (values.config !== undefined) {
+    try {
+      readFileSync(values.config);
+    } catch (err) {
+      (io.stderr ?? process.stderr).write(`${values.config}: cannot read: ${ioProblem(err)}\n`);
+      return 2;
+    }
+  }
   switch (command) {
     case "run":
       return run(values.config, sub === undefined ? [] : [sub, ...rest], io);

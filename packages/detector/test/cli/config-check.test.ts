@@ -89,7 +89,7 @@ describe("config check", () => {
     expect(r.err).not.toContain("Invalid input");
   });
 
-  it("reports a file it cannot read in one line, exit 2 like other unreadable input", async () => {
+  it("reports a config file it cannot read in one line, exit 2 like other unreadable input (--config too)", async () => {
     const out = capture();
     const err = capture();
     const code = await cli(["config", "check", "/nonexistent/detector.yaml"], {
@@ -101,5 +101,10 @@ describe("config check", () => {
       "",
       "/nonexistent/detector.yaml: cannot read: no such file\n",
     ]);
+    for (const command of [[], ["replay", "capture.jsonl"]]) {
+      const e = capture();
+      expect(await cli(["--config", "/nonexistent/detector.yaml", ...command], { stderr: e.stream })).toBe(2);
+      expect(e.text).toBe("/nonexistent/detector.yaml: cannot read: no such file\n");
+    }
   });
 });
