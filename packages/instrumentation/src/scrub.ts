@@ -605,8 +605,8 @@ interface FlattenState {
 }
 
 function safeKeySegment(key: string): string {
-  const cleaned = key.replace(/[^A-Za-z0-9_-]/g, "_");
-  return cleaned.length > SCRUB_LIMITS.maxKeyLength ? cleaned.slice(0, SCRUB_LIMITS.maxKeyLength) : cleaned;
+  const cut = key.length > SCRUB_LIMITS.maxKeyLength ? key.slice(0, SCRUB_LIMITS.maxKeyLength) : key;
+  return cut.replace(/[^A-Za-z0-9_-]/g, "_");
 }
 
 function put(state: FlattenState, path: string, value: AnyValue): void {

@@ -49,6 +49,35 @@ describe("isSecretKey", () => {
     "credentials",
     "jwt",
     "cvv",
+    "pw",
+    "newPw",
+    "PWD",
+    "passwords",
+    "session",
+    "_csrf",
+    "signingKey",
+    "SAMLResponse",
+    // one-time codes: a `code` next to an authentication word
+    "mfaCode",
+    "mfa_code",
+    "verificationCode",
+    "otpCode",
+    "otp-code",
+    "smsCode",
+    "resetCode",
+    "recovery_codes",
+    "backupCodes",
+    "mfacode",
+    "codeVerifier",
+    // credential words with measure words: secret, but keep number values (see flattenMetadata)
+    "token_count",
+    "max_tokens",
+    // keys shaped like secrets
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+    "Bearer abcdefghijkl",
+    "q8Zr3LmN0pXv7Tk2WcYb5HdJ9sFgA1eRuIoK4nMx",
+    "https://tok3n@example.com",
+    "theme=dark; session=abc",
   ])("drops %s", (key) => {
     expect(isSecretKey(key)).toBe(true);
   });
@@ -63,6 +92,30 @@ describe("isSecretKey", () => {
     "keyboard",
     "userId",
     "route",
+    // `…code` keys without an authentication word, and a bare `code` (decided by where it is and
+    // what it holds: see flattenMetadata)
+    "countryCode",
+    "errorCode",
+    "zipCode",
+    "promoCode",
+    "keyCode",
+    "httpStatusCode",
+    "mfaErrorCode",
+    "code",
+    "codec",
+    "barcode",
+    // words that contain a credential word's letters
+    "mfa",
+    "mfaMethod",
+    "verificationStatus",
+    "sidebar",
+    "spinner",
+    "compass",
+    "bypass",
+    // ids and identifiers used as keys
+    "550e8400-e29b-41d4-a716-446655440000",
+    "getUserProfileByEmailAddressV2ForAdminPanel",
+    "alice@example.com",
   ])("keeps %s", (key) => {
     expect(isSecretKey(key)).toBe(false);
   });
@@ -89,6 +142,41 @@ describe("looksLikeSecret", () => {
     "AKIAABCDEFGHIJKLMNOP",
     "sk_live_abcdefghijklmnop",
     "reset?token%3Dabc",
+    // cookie and Set-Cookie header values, whatever the cookie names
+    "session=abc123; theme=dark",
+    "theme=dark;lang=en",
+    "id=a3fWa; Path=/; HttpOnly; Secure",
+    "id=a3fWa; HttpOnly",
+    "laravel_session=abc",
+    // user info in URLs, with or without a password
+    "https://ghp_token@github.com/org/repo.git",
+    "https://tok3n@example.com/",
+    "git+ssh://deploy@example.com/repo",
+    "//user@example.com/x",
+    // query strings and pairs with short or compound names
+    "https://app.example.com/callback?state=xyz&code=SplxlOBeZQ",
+    "https://files.example.com/a.pdf?sv=2024&sig=abc%2Fdef",
+    "/ws?auth=abc",
+    "pw=hunter2",
+    "pin=1234",
+    "mfa_code=123456",
+    "verificationCode: 123456",
+    // JSON, also escaped or URL-encoded
+    '{"pw":"hunter2"}',
+    '{"code":"123456"}',
+    '{"code": 123456}',
+    String.raw`{\"password\":\"hunter2\"}`,
+    "%7B%22password%22%3A%22hunter2%22%7D",
+    // Authorization values of other schemes
+    'Digest username="alice", realm="x", response="6629fae49393a05397450978507c4ef1"',
+    "NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAF1YAAAADw==",
+    // token formats and long random tokens (base64, base64url)
+    "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+    "glpat-abcdefghij0123456789",
+    "sk-proj-abcdefghij0123456789ABCD",
+    "q8Zr3LmN0pXv7Tk2WcYb5HdJ9sFgA1eRuIoK4nMx",
+    "Zm9vYmFyYmF6/qux+Q2xhc3NpY1Rva2VuMTIzNDU2Nzg5MA==",
+    "reset link token q8Zr3LmN0pXv7Tk2WcYb5HdJ9sFgA1eRuIoK4nMx sent",
   ])("flags %s", (value) => {
     expect(looksLikeSecret(value)).toBe(true);
   });
@@ -102,8 +190,59 @@ describe("looksLikeSecret", () => {
     "hello world",
     "alice@example.com",
     "2001:db8::1",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    "statusCode=200",
+    "barcode=123",
+    "country_code: US",
+    "error code: 1045",
+    '{"code":"ECONNRESET"}',
+    "text/html; charset=utf-8",
+    "en-US,en;q=0.9",
+    "max-age=31536000",
+    "sort=asc",
+    "mailto:alice@example.com",
+    "git@github.com:org/repo.git",
+    "https://example.com/list?page=2&sort=asc",
+    "The session expired",
+    "bypass cache",
+    // ids and hashes: hex is never taken for a token (hashes and ids are as common as hex tokens)
+    "550e8400-e29b-41d4-a716-446655440000",
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "user_2NNEqL2nrIRdJ194ndJqAHwEfxC",
+    "dQw4w9WgXcQdQw4w9WgXcQabcd12",
+    "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+    "auth0|5f7c8ec7c33c6c004bbafe82",
+    // long identifiers are words, not random data
+    "getUserProfileByEmailAddressV2ForAdminPanel",
+    "ThisIsATestOfTheEmergencyBroadcastSystem123",
   ])("passes %s", (value) => {
     expect(looksLikeSecret(value)).toBe(false);
+  });
+
+  it("flags long random tokens, base64 and base64url, 27 bytes and more", () => {
+    // deterministic pseudo-random bytes (mulberry32), so the test always sees the same tokens
+    let seed = 0x5ec0;
+    const next = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) % 256;
+    };
+    const token = (bytes: number, encoding: "base64" | "base64url") =>
+      Buffer.from(Array.from({ length: bytes }, next)).toString(encoding);
+    for (const [bytes, encoding] of [
+      [27, "base64url"],
+      [32, "base64url"],
+      [32, "base64"],
+      [48, "base64"],
+    ] as const) {
+      const tokens = Array.from({ length: 1000 }, () => token(bytes, encoding));
+      const missed = tokens.filter((t) => !looksLikeSecret(t));
+      expect(
+        missed.length,
+        `${bytes} bytes ${encoding}: ${missed.slice(0, 3).join(" ")}`,
+      ).toBeLessThanOrEqual(10);
+    }
   });
 });
 
@@ -231,5 +370,259 @@ describe("flattenMetadata", () => {
     expect(flat("password=x")).toEqual({});
     expect(flat([1, 2])).toEqual({});
     expect(flat(null)).toEqual({});
+  });
+
+  it("drops the element after a secret-named one in arrays (rawHeaders, [name, value] pairs)", () => {
+    expect(
+      flat({
+        rawHeaders: [
+          "Host",
+          "example.com",
+          "Cookie",
+          "session=abc",
+          "X-Api-Key",
+          "k-123",
+          "Authorization",
+          "Basic YWxpY2U6aHVudGVyMg==",
+          "Set-Cookie",
+          "id=1",
+          "Accept",
+          "*/*",
+        ],
+        pairs: [
+          ["password", "hunter2"],
+          ["accept", "json"],
+        ],
+        entries: Object.entries({ cookie: "a", "x-auth-token": "b", host: "h" }),
+        mixed: ["otp", 123456, "ok"],
+        nameOnly: ["password"],
+      }),
+    ).toEqual({
+      rawHeaders: ["Host", "example.com", "Accept", "*/*"],
+      "pairs.1": ["accept", "json"],
+      "entries.2": ["host", "h"],
+      "mixed.2": "ok",
+    });
+  });
+
+  it("keeps array strings with spaces: they are text, not names", () => {
+    expect(flat({ messages: ["Reset your password", "then sign in"] })).toEqual({
+      messages: ["Reset your password", "then sign in"],
+    });
+  });
+
+  it("drops name/value objects whose name names a credential, in any case", () => {
+    expect(
+      flat({
+        fields: [
+          { name: "password", value: "hunter2" },
+          { key: "api_key", value: "k" },
+          { Name: "Authorization", Value: "Bearer abcdefgh" },
+          { NAME: "mfaCode", VALUE: "123456" },
+          { header: "Cookie", values: ["a=1"] },
+          { fieldName: "pin", input: "1234" },
+          { type: "password", value: "hunter2" },
+          { name: "email", value: "a@example.com" },
+          { type: "password_change", count: 1 },
+          { name: "Secret Santa", size: 3 },
+        ],
+      }),
+    ).toEqual({
+      "fields.7.name": "email",
+      "fields.7.value": "a@example.com",
+      // a `type` or `label` alone names a kind of thing: dropped only next to a `value`
+      "fields.8.type": "password_change",
+      "fields.8.count": 1,
+      // names have no spaces
+      "fields.9.name": "Secret Santa",
+      "fields.9.size": 3,
+    });
+  });
+
+  it("drops cookie, authorization, URL and JSON values under innocent keys", () => {
+    expect(
+      flat({
+        h1: "session=abc123; theme=dark",
+        h2: ["id=abc; Path=/; HttpOnly", "lang=en; Max-Age=60"],
+        a1: "Basic YWxpY2U6aHVudGVyMg==",
+        a2: "Bearer abcdefgh",
+        a3: 'Digest username="alice", response="6629fae4"',
+        u1: "https://TOKEN123@git.example.com/org/repo.git",
+        u2: "https://app.example.com/callback?code=SplxlOBeZQ&state=xyz",
+        u3: "https://app.example.com/reset?token=abc&password=x",
+        j1: '{"password":"hunter2"}',
+        j2: '{"pw":"hunter2"}',
+        ok: "https://example.com/list?page=2",
+      }),
+    ).toEqual({ ok: "https://example.com/list?page=2" });
+  });
+
+  it("drops one-time codes: *code keys with an authentication word, bare code by place and value", () => {
+    expect(
+      flat({
+        mfaCode: "123456",
+        verificationCode: "A1B2C3",
+        otpCode: 123456,
+        sms_code: "x",
+        recoveryCodes: ["abcd-efgh"],
+        mfa: { code: "A1B2", method: "totp", attempt: 2, value: "654321", codes: [123456, 654321] },
+        verification: { code: "ABC", sent: "123 456" },
+        login: { code: "E_LOCKED" },
+        oauth: { code: "x" },
+        top: { code: "123456" },
+        top2: { code: 12345678 },
+        top3: { code: "SplxlOBeZQQYbYS6WxSbIA4" },
+        // kept: error and status codes
+        statusCode: 401,
+        countryCode: "FR",
+        errorCode: "E_LOCKED",
+        mfaErrorCode: "E1",
+        error: { code: "ECONNRESET" },
+        http: { code: 404 },
+        firebase: { code: "auth/invalid-email" },
+        code: "ERR_INVALID_ARG",
+      }),
+    ).toEqual({
+      "mfa.method": "totp",
+      "mfa.attempt": 2,
+      statusCode: 401,
+      countryCode: "FR",
+      errorCode: "E_LOCKED",
+      mfaErrorCode: "E1",
+      "error.code": "ECONNRESET",
+      "http.code": 404,
+      "firebase.code": "auth/invalid-email",
+      code: "ERR_INVALID_ARG",
+    });
+  });
+
+  it("drops every spelling of a password", () => {
+    expect(
+      flat({ pw: "a", passwd: "b", pwd: "c", passphrase: "d", newPw: "e", user_pass: "f", PIN: 1234, ok: 1 }),
+    ).toEqual({ ok: 1 });
+  });
+
+  it("keeps numbers under credential words with measure words only (token_count), nothing else", () => {
+    expect(
+      flat({
+        usage: { token_count: 12, max_tokens: 256, total_tokens: 300, tokens_used: "12" },
+        policy: { password_min_length: 8, password_max_age: "90d" },
+        session_ttl: 3600,
+        password: 123456,
+        pin_number: 1234,
+      }),
+    ).toEqual({
+      "usage.token_count": 12,
+      "usage.max_tokens": 256,
+      "usage.total_tokens": 300,
+      "policy.password_min_length": 8,
+      session_ttl: 3600,
+    });
+  });
+
+  it("drops keys that look like secrets, with their values", () => {
+    const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln";
+    expect(
+      flat({
+        [jwt]: 1,
+        "Bearer abcdefghij": 2,
+        q8Zr3LmN0pXv7Tk2WcYb5HdJ9sFgA1eRuIoK4nMx: { user: "u-1" },
+        "https://tok3n@example.com": 3,
+        "session=abc; theme=dark": 4,
+        "password=hunter2": 5,
+        "550e8400-e29b-41d4-a716-446655440000": 6,
+        "alice@example.com": 7,
+      }),
+    ).toEqual({ "550e8400-e29b-41d4-a716-446655440000": 6, alice_example_com: 7 });
+  });
+
+  it("drops binary data, maps, sets, boxed strings and objects without own fields", () => {
+    expect(
+      flat({
+        buffer: Buffer.from("password=hunter2"),
+        bytes: new Uint8Array([1, 2]),
+        arrayBuffer: new ArrayBuffer(4),
+        map: new Map([["password", "hunter2"]]),
+        set: new Set(["hunter2"]),
+        boxed: new String("hunter2"),
+        params: new URLSearchParams("token=abc"),
+        headers: new Headers({ authorization: "Bearer abcdefgh" }),
+        url: new URL("https://u:p@example.com/?token=abc"),
+        ok: 1,
+      }),
+    ).toEqual({ ok: 1 });
+  });
+
+  it("reads own enumerable fields only, never a secret key's getter, and dates through Date.prototype", () => {
+    class Account {
+      id = "a-1";
+      readonly #password = "hunter2";
+      get password(): string {
+        return this.#password;
+      }
+    }
+    let reads = 0;
+    const withGetters: Record<string, unknown> = { id: 1 };
+    Object.defineProperty(withGetters, "password", {
+      enumerable: true,
+      get: () => {
+        reads++;
+        return "hunter2";
+      },
+    });
+    Object.defineProperty(withGetters, "note", { enumerable: true, get: () => "Bearer abcdefghijkl" });
+    class LyingDate extends Date {
+      override toISOString(): string {
+        return "password=hunter2";
+      }
+    }
+    const notADate: unknown = Object.create(Date.prototype);
+    const throwingElement = ["a", "b"];
+    Object.defineProperty(throwingElement, 1, {
+      get: () => {
+        throw new Error("element");
+      },
+    });
+    expect(
+      flat({ account: new Account(), withGetters, when: new LyingDate(0), notADate, throwingElement }),
+    ).toEqual({
+      "account.id": "a-1",
+      "withGetters.id": 1,
+      when: "1970-01-01T00:00:00.000Z",
+      "throwingElement.0": "a",
+    });
+    expect(reads).toBe(0);
+  });
+
+  it("is cycle-safe through pairs and name/value objects", () => {
+    const pair: unknown[] = ["note", "x"];
+    pair.push(pair);
+    const object: Record<string, unknown> = { name: "region", value: "eu" };
+    object.self = object;
+    expect(flat({ pair, object })).toEqual({
+      "pair.0": "note",
+      "pair.1": "x",
+      "object.name": "region",
+      "object.value": "eu",
+    });
+  });
+
+  it("stays bounded on huge keys, values and pair arrays", () => {
+    const hugeKey = "a=b,".repeat(250_000) + ";";
+    const result = flat({
+      [hugeKey]: 1,
+      value: hugeKey,
+      pairs: Array.from({ length: 10_000 }, (_, i) => [`k${i}`, i]),
+    });
+    expect(Object.keys(result).length).toBeLessThanOrEqual(SCRUB_LIMITS.maxAttributes);
+    for (const key of Object.keys(result)) {
+      for (const segment of key.split("."))
+        expect(segment.length).toBeLessThanOrEqual(SCRUB_LIMITS.maxKeyLength);
+    }
+    const indices = Object.keys(result)
+      .filter((k) => k.startsWith("pairs."))
+      .map((k) => Number(k.split(".")[1]));
+    expect(indices.length).toBeGreaterThan(0);
+    expect(Math.max(...indices)).toBeLessThan(SCRUB_LIMITS.maxArrayLength);
   });
 });
