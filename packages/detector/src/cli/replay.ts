@@ -139,16 +139,16 @@ async function readEvents(
     } else out.events.push(event);
   };
   for (const file of files) {
-    const gzip = isGzip(file);
-    const raw = createReadStream(file);
-    let input: AsyncIterable<Buffer> = raw;
-    if (gzip) {
-      const gunzip = createGunzip();
-      raw.on("error", (err) => gunzip.destroy(err));
-      input = raw.pipe(gunzip);
-    }
     let n = 0;
     try {
+      const gzip = isGzip(file);
+      const raw = createReadStream(file);
+      let input: AsyncIterable<Buffer> = raw;
+      if (gzip) {
+        const gunzip = createGunzip();
+        raw.on("error", (err) => gunzip.destroy(err));
+        input = raw.pipe(gunzip);
+      }
       for await (const line of splitLines(input, maxLineBytes)) {
         n++;
         const where = `${file}:${n}`;
