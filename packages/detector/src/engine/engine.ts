@@ -10,6 +10,11 @@ import type { CompiledRule, Decision } from "./types.ts";
 export const MAX_SAMPLE_EVENTS = 10;
 const MAX_TRACE_IDS = 20;
 const MAX_SERVICES = 20;
+/**
+ * The narrowest event-time part a wide batch is cut into (the finest bucket of any window), so
+ * that rules with no suppression do not turn a wide batch into one store call per event.
+ */
+const MIN_PART_MS = 1000;
 
 export interface EngineOptions {
   readonly rules: readonly CompiledRule[];
@@ -104,6 +109,15 @@ class GroupAcc {
  * Evaluates batches of security events against the compiled rules. Rules are indexed by event
  * name; each matching event is added to its (rule, group) accumulator; the state ops of the whole
  * batch go to the window store in one `apply`; each group's results decide whether it fires.
+ *
+ * A group fires at most once per pass, with the largest aggregate the pass reached. So that what
+ * fires does not depend on how events were cut into batches, a batch whose event times span the
+ * smallest suppression period of the rules or more (a replay, a Collector draining its queue) is
+ * evaluated in parts: sorted by event time and cut into runs that each span less than that
+ * period, one pass and one `apply` per part, in time order. Two episodes of a group further apart
+ * than its rule's suppression period then give two firings, hence two alerts, whether they came
+ * in one batch or in two. Part k applies under the batch id `<batch id>#k`; the cut depends only
+ * on the events, so a sender's retry of the batch is cut the same way and stays idempotent.
  */
 export class Engine {
   readonly #rules: CompiledRule[];
@@ -116,6 +130,8 @@ export class Engine {
   readonly #keyPrefix: string[];
   readonly #sigEvent: (SecurityEvent | undefined)[];
   readonly #sigText: (string | undefined)[];
+  /** Event-time span (ms) from which a batch is evaluated in parts (Infinity: never). */
+  readonly #partMs: number;
 
   constructor(opts: EngineOptions) {
     this.#rules = opts.rules.filter((r) => r.enabled);
@@ -124,6 +140,9 @@ export class Engine {
     this.#clock = opts.clock ?? (() => performance.now());
     this.#skewMs = (opts.maxClockSkewSeconds ?? 300) * 1000;
     this.#keyPrefix = this.#rules.map((r) => r.id + "|");
+    let suppressionMs = Infinity;
+    for (const r of this.#rules) suppressionMs = Math.min(suppressionMs, r.suppressionSeconds * 1000);
+    this.#partMs = Math.max(MIN_PART_MS, suppressionMs);
     const ids = new Set<string>();
     const sigs = new Map<string, number>();
     this.#rules.forEach((rule, ruleIndex) => {
@@ -159,14 +178,54 @@ export class Engine {
   }
 
   /**
-   * Evaluates one batch: at most one firing per (rule, group). Rejects with STORE_UNAVAILABLE
-   * (retryable) when the window store fails; the batch may then be retried with the same batchId.
+   * Evaluates one batch: at most one firing per (rule, group) and part of the batch (one part
+   * unless the batch is wide in event time, see the class), in event-time order. Rejects with
+   * STORE_UNAVAILABLE (retryable) when the window store fails; the batch may then be retried with
+   * the same batchId (parts already applied are answered from the store's memory of batch ids).
    */
   async evaluate(events: readonly SecurityEvent[], ctx: EvaluateContext): Promise<Firing[]> {
     const started = this.#clock();
     const rules = this.#rules;
-    const groups: (Map<string, GroupAcc> | undefined)[] = new Array(rules.length);
     const missing = new Array<number>(rules.length).fill(0);
+    const late = new Array<number>(rules.length).fill(0);
+    const firings: Firing[] = [];
+    const partMs = this.#partMs;
+    if (spansAtLeast(events, partMs)) {
+      // by event time as sent, not as clamped to receivedAt: a retry arrives at another time and
+      // must be cut the same way (stable: the order of equal times is the order received)
+      const sorted = events.slice().sort((a, b) => a.time - b.time);
+      for (let from = 0, part = 0; from < sorted.length; part++) {
+        const end = sorted[from]!.time + partMs;
+        let to = from + 1;
+        while (to < sorted.length && sorted[to]!.time < end) to++;
+        await this.#pass(sorted.slice(from, to), ctx, `${ctx.batchId}#${part}`, missing, late, firings);
+        from = to;
+      }
+    } else await this.#pass(events, ctx, ctx.batchId, missing, late, firings);
+
+    for (let i = 0; i < rules.length; i++) {
+      if (missing[i]! > 0)
+        this.#metrics.ruleSkipped.add(missing[i]!, { rule: rules[i]!.id, reason: "missing_group" });
+      if (late[i]! > 0) this.#metrics.ruleSkipped.add(late[i]!, { rule: rules[i]!.id, reason: "late" });
+    }
+    this.#metrics.ruleEvaluation.record((this.#clock() - started) / 1000);
+    return firings;
+  }
+
+  /**
+   * One pass over (a part of) a batch: its state ops in one `apply` under `batchId`, its firings
+   * appended to `firings`, its skipped events added to `missing` / `late` (by rule index).
+   */
+  async #pass(
+    events: readonly SecurityEvent[],
+    ctx: EvaluateContext,
+    batchId: string,
+    missing: number[],
+    late: number[],
+    firings: Firing[],
+  ): Promise<void> {
+    const rules = this.#rules;
+    const groups: (Map<string, GroupAcc> | undefined)[] = new Array(rules.length);
     const maxTime = ctx.receivedAt + this.#skewMs;
     // rules grouping by the same attributes share the group text of an event
     const sigEvent = this.#sigEvent.fill(undefined);
@@ -226,7 +285,7 @@ export class Engine {
     let results: StateResult[] = [];
     if (ops.length > 0) {
       try {
-        results = await this.#store.apply(ops, { batchId: ctx.batchId });
+        results = await this.#store.apply(ops, { batchId });
       } catch (err) {
         this.#metrics?.storeErrors.add(1, { store: "windows", operation: "apply" });
         if (err instanceof SecmonError) throw err;
@@ -239,8 +298,6 @@ export class Engine {
       }
     }
 
-    const late = new Array<number>(rules.length).fill(0);
-    const firings: Firing[] = [];
     for (let p = 0; p < planAcc.length; p++) {
       const ruleIndex = planRule[p]!;
       const acc = planAcc[p]!;
@@ -248,17 +305,22 @@ export class Engine {
       const mine = results.slice(planFrom[p]!, p + 1 < planFrom.length ? planFrom[p + 1]! : results.length);
       for (const r of mine) late[ruleIndex]! += r.late;
       const decision = rule.evaluator.decide(acc.state, mine);
-      if (decision) firings.push(buildFiring(rule, acc, decision, ctx));
+      if (decision) firings.push(buildFiring(rule, acc, decision, ctx.receivedAt, batchId));
     }
-
-    for (let i = 0; i < rules.length; i++) {
-      if (missing[i]! > 0)
-        this.#metrics.ruleSkipped.add(missing[i]!, { rule: rules[i]!.id, reason: "missing_group" });
-      if (late[i]! > 0) this.#metrics.ruleSkipped.add(late[i]!, { rule: rules[i]!.id, reason: "late" });
-    }
-    this.#metrics.ruleEvaluation.record((this.#clock() - started) / 1000);
-    return firings;
   }
+}
+
+/** Whether the events' times span `ms` or more (one pass over them, no allocation). */
+function spansAtLeast(events: readonly SecurityEvent[], ms: number): boolean {
+  if (events.length < 2 || ms === Infinity) return false;
+  let min = events[0]!.time;
+  let max = min;
+  for (let i = 1; i < events.length; i++) {
+    const t = events[i]!.time;
+    if (t < min) min = t;
+    else if (t > max) max = t;
+  }
+  return max - min >= ms;
 }
 
 const INDICATOR_TYPES: Readonly<Record<string, string>> = {
@@ -285,7 +347,13 @@ function distinctOf(
   return out;
 }
 
-function buildFiring(rule: CompiledRule, acc: GroupAcc, d: Decision, ctx: EvaluateContext): Firing {
+function buildFiring(
+  rule: CompiledRule,
+  acc: GroupAcc,
+  d: Decision,
+  receivedAt: number,
+  batchId: string,
+): Firing {
   const group = rule.group.values(acc.events[0]!);
   const indicators: Indicator[] = [];
   for (const [attr, value] of Object.entries(group)) {
@@ -329,8 +397,8 @@ function buildFiring(rule: CompiledRule, acc: GroupAcc, d: Decision, ctx: Evalua
     traceIds: distinctOf(acc.events, (e) => e.traceId, MAX_TRACE_IDS),
     sampleEvents: acc.events.slice(-MAX_SAMPLE_EVENTS).map(toSample),
     suppressionSeconds: rule.suppressionSeconds,
-    receivedAt: ctx.receivedAt,
-    batchId: ctx.batchId,
+    receivedAt,
+    batchId,
   };
 }
 

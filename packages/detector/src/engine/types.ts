@@ -7,7 +7,10 @@ import type { EventPredicate } from "../rules/predicate.ts";
 import type { TitleTemplate } from "../rules/template.ts";
 import type { StateOp, StateResult } from "../state/types.ts";
 
-/** What a rule kind decides for one group of one batch. Times are event times (ms). */
+/**
+ * What a rule kind decides for one group in one pass (a batch, or a part of a wide one). Times are
+ * event times (ms).
+ */
 export interface Decision {
   readonly value?: number;
   readonly threshold?: number;
@@ -19,10 +22,11 @@ export interface Decision {
 }
 
 /**
- * The executable side of one rule, built by its kind. Per batch the engine creates one group
- * state per (rule, group) with `newGroup`, feeds it the matching events with `collect`, asks for
- * the group's state ops with `ops`, applies every rule's ops in one store call, and hands each
- * group its results in `decide`. `G` is the kind's own per-group, per-batch state.
+ * The executable side of one rule, built by its kind. Per pass (a batch, or an event-time part of a
+ * batch that spans the suppression period, see Engine) the engine creates one group state per
+ * (rule, group) with `newGroup`, feeds it the matching events with `collect`, asks for the group's
+ * state ops with `ops`, applies every rule's ops in one store call, and hands each group its
+ * results in `decide`. `G` is the kind's own per-group, per-pass state.
  */
 export interface KindEvaluator<G = unknown> {
   newGroup(): G;
@@ -32,7 +36,7 @@ export interface KindEvaluator<G = unknown> {
    * count (e.g. the summed attribute is not a number).
    */
   collect(group: G, input: number, event: SecurityEvent, time: number): boolean;
-  /** Appends the group's ops for this batch (any number, possibly none). */
+  /** Appends the group's ops for this pass (any number, possibly none). */
   ops(group: G, key: string, out: StateOp[]): void;
   /** Given the results of exactly those ops, in order: whether and how the group fires. */
   decide(group: G, results: readonly StateResult[]): Decision | undefined;
