@@ -220,6 +220,14 @@ const PAIR_NAME_OWNERS: ReadonlySet<string> = new Set([
 const PAIR_WEAK_NAME_KEYS: ReadonlySet<string> = new Set(["type", "label"]);
 const PAIR_VALUE_KEYS: ReadonlySet<string> = new Set(["value", "values", "val", "data", "content"]);
 
+/** The word lists the README spells out (its parity test reads them). */
+export const SCRUB_WORDS = {
+  authCode: AUTH_CODE_WORDS,
+  ordinaryCode: ORDINARY_CODE_WORDS,
+  otpContext: OTP_CONTEXT_WORDS,
+  measure: MEASURE_WORDS,
+} as const;
+
 /** The key names a credential: dropped with everything below it. */
 const KEY_SECRET = 1;
 /** Credential words and measure words only (`token_count`): dropped unless the value is a number. */

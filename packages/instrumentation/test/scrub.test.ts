@@ -1,6 +1,14 @@
+import { readFileSync } from "node:fs";
 import { METADATA_ATTR_PREFIX } from "@secmon/semconv";
 import { describe, expect, it } from "vitest";
-import { cleanPath, flattenMetadata, isSecretKey, looksLikeSecret, SCRUB_LIMITS } from "../src/scrub.ts";
+import {
+  cleanPath,
+  flattenMetadata,
+  isSecretKey,
+  looksLikeSecret,
+  SCRUB_LIMITS,
+  SCRUB_WORDS,
+} from "../src/scrub.ts";
 
 const flat = (metadata: unknown) => {
   const out: Record<string, unknown> = {};
@@ -624,5 +632,30 @@ describe("flattenMetadata", () => {
       .map((k) => Number(k.split(".")[1]));
     expect(indices.length).toBeGreaterThan(0);
     expect(Math.max(...indices)).toBeLessThan(SCRUB_LIMITS.maxArrayLength);
+  });
+});
+
+describe("README parity", () => {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8").replace(/\s+/g, " ");
+  /** The comma-separated words between `before` and `after` in the README ("a, b or c" too). */
+  const listBetween = (before: string, after: string) => {
+    const start = readme.indexOf(before);
+    expect(start, before).toBeGreaterThanOrEqual(0);
+    const end = readme.indexOf(after, start + before.length);
+    return readme
+      .slice(start + before.length, end)
+      .split(/, | or /)
+      .map((word) => word.trim())
+      .sort();
+  };
+  const sorted = (words: ReadonlySet<string>) => [...words].sort();
+
+  it("lists the authentication, ordinary-code, second-factor and measure words as the code has them", () => {
+    expect(listBetween("one of the authentication words (", ")")).toEqual(sorted(SCRUB_WORDS.authCode));
+    expect(listBetween("Not when the key also holds one of ", " (")).toEqual(
+      sorted(SCRUB_WORDS.ordinaryCode),
+    );
+    expect(listBetween("Below a key holding ", ", any string")).toEqual(sorted(SCRUB_WORDS.otpContext));
+    expect(listBetween("only measures it (", ")")).toEqual(sorted(SCRUB_WORDS.measure));
   });
 });
