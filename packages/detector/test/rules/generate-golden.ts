@@ -84,6 +84,23 @@ interface OracleAlert {
   lastSeen: number;
 }
 
+/**
+ * The parts the engine evaluates a batch in (Engine.evaluate): the batch as it is, unless its
+ * events span the suppression period or more; then its events sorted by time, cut into runs that
+ * each span less than it.
+ */
+function parts(batch: Ev[]): Ev[][] {
+  const times = batch.map((e) => e.t);
+  if (Math.max(...times) - Math.min(...times) < SUPPRESSION) return [batch];
+  const out: Ev[][] = [];
+  for (const e of [...batch].sort((a, b) => a.t - b.t)) {
+    const part = out.at(-1);
+    if (part && e.t - part[0]!.t < SUPPRESSION) part.push(e);
+    else out.push([e]);
+  }
+  return out;
+}
+
 /** Exact-time evaluation of a case, with deduplication (spec alerts.md). */
 function oracle(m: RuleModel, batches: Ev[][]): OracleAlert[] {
   const applied = new Map<string, Ev[]>(); // group key → counted events applied so far
@@ -112,7 +129,7 @@ function oracle(m: RuleModel, batches: Ev[][]): OracleAlert[] {
   };
   const passes = (v: number) => (m.compare === ">=" ? v >= m.threshold : v > m.threshold);
 
-  for (const batch of batches) {
+  for (const batch of batches.flatMap(parts)) {
     const best = new Map<
       string,
       { value: number; at: number; first: number; group: Record<string, string> }
@@ -264,6 +281,16 @@ function thresholdCases(m: RuleModel): Record<string, Case> {
         burstVar(m, 120 + SUPPRESSION + 1 + n * STEP + extra, n, "c", "3"),
       ]),
     },
+    episodes_in_one_batch: {
+      description: `two bursts more than the ${SUPPRESSION} s suppression apart in ONE batch (a replay, a Collector draining its queue): two alerts, as when they come in two batches`,
+      batches: unambiguous(m, (extra) => [
+        [
+          ...burstVar(m, 0, n, "a", "1"),
+          ...burstVar(m, (n - 1) * STEP + SUPPRESSION + 60 + extra, n, "b", "1"),
+        ],
+      ]),
+      detail: true,
+    },
   };
   if (Object.keys(m.group).some((a) => a !== "service.name" && a !== "event.name")) {
     const attr = Object.keys(m.group)[0]!;
@@ -400,6 +427,19 @@ function sequenceCases(m: RuleModel): Record<string, Case> {
         [trig(120, "3"), trig(121, "3", { "user.hash": "00000000000000000000000000000000" })],
         [trig(10 + SUPPRESSION + 5, "4")],
       ],
+    },
+    episodes_in_one_batch: {
+      description: `two takeovers more than the ${SUPPRESSION} s suppression apart in ONE batch (a replay, a Collector draining its queue): two alerts, as when they come in two batches`,
+      batches: one(
+        [
+          ...burst(m, 0, n),
+          m.trigger!(10, m.group),
+          ...burst(m, 10 + SUPPRESSION + 60, n),
+          m.trigger!(10 + SUPPRESSION + 70, m.group),
+        ],
+        "1",
+      ),
+      detail: true,
     },
   };
 }

@@ -23,6 +23,7 @@ const REQUIRED = [
   "out_of_order",
   "too_late",
   "deduplication",
+  "episodes_in_one_batch",
 ];
 const ADDRESS_CASES = ["ipv6_prefix", "ipv4_mapped"];
 
