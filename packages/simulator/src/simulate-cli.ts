@@ -13,9 +13,10 @@ export interface SimulateCliOptions {
 const USAGE = `secmon-simulate: attacks against the instrumented demo service
 
 Usage:
-  secmon-simulate --otlp-endpoint URL [attacks] [--baseline N]
+  secmon-simulate --otlp-endpoint URL [--otlp-endpoint URL2 …] [attacks] [--baseline N]
       runs the demo service in this process, exporting its security events over OTLP/gRPC to URL
-      (a detector or a Collector, e.g. http://127.0.0.1:4317), and attacks it
+      (a detector or a Collector, e.g. http://127.0.0.1:4317), and attacks it; with several
+      endpoints each event goes to the next one in turn (an attack split across detector replicas)
   secmon-simulate --target-url URL [attacks] [--baseline N]
       attacks a demo service already running at URL (it must trust X-Forwarded-For from us)
 
@@ -38,7 +39,7 @@ export async function simulateCli(argv: readonly string[], io: SimulateCliOption
       ...attackOptions,
       all: { type: "boolean" },
       baseline: { type: "string" },
-      "otlp-endpoint": { type: "string" },
+      "otlp-endpoint": { type: "string", multiple: true },
       "otlp-header": { type: "string", multiple: true },
       "target-url": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -49,7 +50,8 @@ export async function simulateCli(argv: readonly string[], io: SimulateCliOption
     ? ATTACKS.map((a) => a.id)
     : ATTACKS.filter((a) => flags[a.id] === true).map((a) => a.id);
   const baselineRounds = values.baseline === undefined ? 0 : Number(values.baseline);
-  const otlp = values["otlp-endpoint"];
+  const otlpEndpoints = values["otlp-endpoint"] ?? [];
+  const otlp = otlpEndpoints.length > 0 ? otlpEndpoints : undefined;
   const target = values["target-url"];
   if (values.help) {
     stdout.write(USAGE + "\n");
@@ -100,7 +102,7 @@ export async function simulateCli(argv: readonly string[], io: SimulateCliOption
     );
     if (exports && exports.failed > 0) {
       stderr.write(
-        `secmon-simulate: ${exports.failed} OTLP export(s) to ${otlp} failed; their events are lost\n`,
+        `secmon-simulate: ${exports.failed} OTLP export(s) to ${otlpEndpoints.join(", ")} failed; their events are lost\n`,
       );
     }
     return failed.length > 0 || (exports?.failed ?? 0) > 0 ? 1 : 0;

@@ -6,7 +6,9 @@ import {
   BatchLogRecordProcessor,
   LoggerProvider,
   type LogRecordExporter,
+  type LogRecordProcessor,
   type ReadableLogRecord,
+  type ReadWriteLogRecord,
 } from "@opentelemetry/sdk-logs";
 import { createDemoApp, type DemoServer } from "@secmon/demo-service";
 import { randomBytes } from "node:crypto";
@@ -68,6 +70,46 @@ class CountingExporter implements LogRecordExporter {
 }
 
 /**
+ * Hands each log record to the next processor in turn: with one processor per endpoint, the
+ * events of one attack are spread over several detectors (replicas sharing Redis).
+ */
+class RoundRobinProcessor implements LogRecordProcessor {
+  readonly #processors: readonly LogRecordProcessor[];
+  #next = 0;
+
+  constructor(processors: readonly LogRecordProcessor[]) {
+    this.#processors = processors;
+  }
+
+  onEmit(record: ReadWriteLogRecord, context?: Parameters<LogRecordProcessor["onEmit"]>[1]): void {
+    const processor = this.#processors[this.#next]!;
+    this.#next = (this.#next + 1) % this.#processors.length;
+    processor.onEmit(record, context);
+  }
+
+  async forceFlush(options?: Parameters<LogRecordProcessor["forceFlush"]>[0]): Promise<void> {
+    await Promise.all(this.#processors.map((p) => p.forceFlush(options)));
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all(this.#processors.map((p) => p.shutdown()));
+  }
+}
+
+/** The counts of several exporters together. */
+function sumCounts(exporters: readonly CountingExporter[]): ExportCounts {
+  let succeeded = 0;
+  let failed = 0;
+  let lastError: string | undefined;
+  for (const e of exporters) {
+    succeeded += e.counts.succeeded;
+    failed += e.counts.failed;
+    lastError = e.counts.lastError ?? lastError;
+  }
+  return { succeeded, failed, ...(lastError !== undefined ? { lastError } : {}) };
+}
+
+/**
  * gRPC metadata from header-like pairs. Throws on a key gRPC does not allow (keys are
  * lowercased, as HTTP/2 sends them).
  */
@@ -80,32 +122,42 @@ export function grpcMetadata(headers: Readonly<Record<string, string>>): Metadat
 /**
  * Starts the instrumented demo service on 127.0.0.1 (ephemeral port), with an OpenTelemetry
  * LoggerProvider whose OTLP/gRPC exporter sends to `otlpEndpoint` (e.g. http://127.0.0.1:4317).
+ * With several endpoints, each security event goes to the next one in turn.
  */
 export async function startInProcessService(
-  otlpEndpoint: string,
+  otlpEndpoint: string | readonly string[],
   options: InProcessServiceOptions = {},
 ): Promise<InProcessService> {
+  const endpoints = typeof otlpEndpoint === "string" ? [otlpEndpoint] : otlpEndpoint;
+  if (endpoints.length === 0) throw new Error("no OTLP endpoint");
   // The gRPC exporter sends `metadata`; it has no `headers` (that is the HTTP exporters').
-  const exporter = new CountingExporter(
-    new OTLPLogExporter({
-      url: otlpEndpoint,
-      ...(options.headers ? { metadata: grpcMetadata(options.headers) } : {}),
-      ...(options.exportTimeoutMillis !== undefined ? { timeoutMillis: options.exportTimeoutMillis } : {}),
-    }),
+  const exporters = endpoints.map(
+    (url) =>
+      new CountingExporter(
+        new OTLPLogExporter({
+          url,
+          ...(options.headers ? { metadata: grpcMetadata(options.headers) } : {}),
+          ...(options.exportTimeoutMillis !== undefined
+            ? { timeoutMillis: options.exportTimeoutMillis }
+            : {}),
+        }),
+      ),
   );
-  const provider = new LoggerProvider({
-    resource: resourceFromAttributes({
-      "service.name": options.serviceName ?? "demo-shop",
-      "deployment.environment.name": "demo",
-    }),
-    processors: [
+  const batches = exporters.map(
+    (exporter) =>
       new BatchLogRecordProcessor({
         exporter,
         scheduledDelayMillis: 200,
         maxExportBatchSize: 512,
         maxQueueSize: 16_384,
       }),
-    ],
+  );
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({
+      "service.name": options.serviceName ?? "demo-shop",
+      "deployment.environment.name": "demo",
+    }),
+    processors: [batches.length === 1 ? batches[0]! : new RoundRobinProcessor(batches)],
   });
   const demo = await createDemoApp({
     loggerProvider: provider,
@@ -120,7 +172,7 @@ export async function startInProcessService(
     url: server.url,
     // A failed export rejects the flush; it is counted by the exporter.
     flush: () => provider.forceFlush().catch(() => {}),
-    exports: () => exporter.counts,
+    exports: () => sumCounts(exporters),
     close: async () => {
       await server.close();
       await provider.shutdown();
