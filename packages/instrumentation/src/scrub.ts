@@ -95,6 +95,8 @@ const SECRET_KEY_FRAGMENTS: readonly string[] = [
   "sessionid",
   "jwt",
   "samlresponse",
+  "subscriptionkey",
+  "licensekey",
 ];
 
 /**
@@ -152,6 +154,8 @@ const AUTH_CODE_WORDS: ReadonlySet<string> = new Set([
  * (`mfa: "123456"`, `verification: { sent: "123 456" }`).
  */
 const OTP_CONTEXT_WORDS: ReadonlySet<string> = new Set(["mfa", "2fa", "twofa", "tfa", "2sv", "verification"]);
+/** The same, written in several words (`twoFactor`, `second_factor`, `multiFactor`). */
+const OTP_CONTEXT_FRAGMENTS: readonly string[] = ["twofactor", "secondfactor", "multifactor"];
 
 /**
  * Words that only measure what a credential word names: a key made of credential words and these
@@ -225,6 +229,7 @@ export const SCRUB_WORDS = {
   authCode: AUTH_CODE_WORDS,
   ordinaryCode: ORDINARY_CODE_WORDS,
   otpContext: OTP_CONTEXT_WORDS,
+  otpContextFragments: OTP_CONTEXT_FRAGMENTS,
   measure: MEASURE_WORDS,
 } as const;
 
@@ -280,7 +285,9 @@ function nameKind(name: string): number {
       if (AUTH_CODE_WORDS.has(word.slice(0, word.lastIndexOf("code")))) secretWords++;
     }
   }
-  if (secretWords === 0 && SECRET_KEY_FRAGMENTS.some((f) => words.join("").includes(f))) secretWords++;
+  const joined = words.join("");
+  if (secretWords === 0 && SECRET_KEY_FRAGMENTS.some((f) => joined.includes(f))) secretWords++;
+  if (OTP_CONTEXT_FRAGMENTS.some((f) => joined.includes(f))) kind |= KEY_OTP_CONTEXT;
   if (authWord) kind |= KEY_AUTH_CONTEXT;
   if (secretWords > 0 || (codeWord && authWord && !ordinaryWord)) {
     kind |= measureWords > 0 && secretWords + measureWords === words.length ? KEY_MEASURE : KEY_SECRET;
@@ -376,6 +383,11 @@ const SECRET_NAME =
 const PAIR_SEPARATOR = String.raw`(?:\\?["']|%2[27])?\s*(?:[:=]|%3[ad])`;
 /** `password=…`, `"token": …`, `x-api-key: …`, `mfa_code=…`, also URL-encoded or in escaped JSON. */
 const KEY_VALUE = new RegExp(SECRET_NAME + PAIR_SEPARATOR, "i");
+/** An XML element named after a credential: `<Password>`, `<wsse:Password Type="…">`, `<AccessToken>`. */
+const XML_ELEMENT = new RegExp(
+  String.raw`<(?:[\w.-]+:)?[\w.-]*?` + SECRET_NAME + String.raw`(?:\s[^<>]*)?>`,
+  "i",
+);
 /**
  * Short names, only as a whole word and only as `name=…` or `"name": …` (query strings, cookies,
  * JSON): `pw=`, `pin=`, `auth=`, `sig=`, `session=`, `?code=…` (an OAuth authorization code), and
@@ -479,11 +491,17 @@ const C_PATH_END = 1024;
 const C_UPPER = 2048;
 const C_LOWER = 4096;
 const C_DIGIT = 8192;
+const C_LT = 16384;
+const C_GT = 32768;
+/** `<` and `>`: XML elements. */
+const C_XML = C_LT | C_GT;
 
 /** Bits per ASCII character; other characters have none. */
 const CHAR_CLASS = new Uint16Array(128);
 CHAR_CLASS[58] = C_COLON; // :
 CHAR_CLASS[61] = C_PAIRS; // =
+CHAR_CLASS[60] = C_LT; // <
+CHAR_CLASS[62] = C_GT; // >
 CHAR_CLASS[37] = C_PAIRS; // %
 for (const c of [32, 9, 10, 13]) CHAR_CLASS[c] = C_SPACE;
 CHAR_CLASS[64] = C_AT; // @
@@ -503,6 +521,7 @@ function secretByClasses(value: string, classes: number): boolean {
   if ((classes & (C_COLON | C_PAIRS)) !== 0 && (KEY_VALUE.test(value) || SHORT_KEY_VALUE.test(value))) {
     return true;
   }
+  if (has(C_XML) && XML_ELEMENT.test(value)) return true;
   if (has(C_AT) && value.includes("//") && URL_USER_INFO.test(value)) return true;
   if (has(C_E) && value.includes("eyJ") && JWT.test(value)) return true;
   if (has(C_SPACE) && (AUTH_SCHEME.test(value) || (has(C_DASH) && PRIVATE_KEY.test(value)))) return true;

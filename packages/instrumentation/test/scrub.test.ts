@@ -65,6 +65,8 @@ describe("isSecretKey", () => {
     "_csrf",
     "signingKey",
     "SAMLResponse",
+    "Ocp-Apim-Subscription-Key",
+    "licenseKey",
     // one-time codes: a `code` next to an authentication word
     "mfaCode",
     "mfa_code",
@@ -178,6 +180,12 @@ describe("looksLikeSecret", () => {
     // Authorization values of other schemes
     'Digest username="alice", realm="x", response="6629fae49393a05397450978507c4ef1"',
     "NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAF1YAAAADw==",
+    // XML elements and connection strings
+    "<Login><Password>hunter2</Password></Login>",
+    '<wsse:Password Type="PasswordText">hunter2</wsse:Password>',
+    "<ns:AccessToken>abc</ns:AccessToken>",
+    "Server=db;Database=app;User Id=sa;Password=hunter2;",
+    "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=abc==",
     // token formats and long random tokens (base64, base64url)
     "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
     "glpat-abcdefghij0123456789",
@@ -213,6 +221,8 @@ describe("looksLikeSecret", () => {
     "https://example.com/list?page=2&sort=asc",
     "The session expired",
     "bypass cache",
+    "token expired -> refresh",
+    "<p>Your password was changed</p>",
     // ids and hashes: hex is never taken for a token (hashes and ids are as common as hex tokens)
     "550e8400-e29b-41d4-a716-446655440000",
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
@@ -480,6 +490,8 @@ describe("flattenMetadata", () => {
         top: { code: "123456" },
         top2: { code: 12345678 },
         top3: { code: "SplxlOBeZQQYbYS6WxSbIA4" },
+        twoFactor: "123456",
+        second_factor: { sent: 654321, channel: "sms" },
         // kept: error and status codes
         statusCode: 401,
         countryCode: "FR",
@@ -493,6 +505,7 @@ describe("flattenMetadata", () => {
     ).toEqual({
       "mfa.method": "totp",
       "mfa.attempt": 2,
+      "second_factor.channel": "sms",
       statusCode: 401,
       countryCode: "FR",
       errorCode: "E_LOCKED",
@@ -655,7 +668,10 @@ describe("README parity", () => {
     expect(listBetween("Not when the key also holds one of ", " (")).toEqual(
       sorted(SCRUB_WORDS.ordinaryCode),
     );
-    expect(listBetween("Below a key holding ", ", any string")).toEqual(sorted(SCRUB_WORDS.otpContext));
+    expect(listBetween("Below a key holding ", ", or two")).toEqual(sorted(SCRUB_WORDS.otpContext));
+    expect(listBetween("verification, or ", " factor in several words")).toEqual(
+      SCRUB_WORDS.otpContextFragments.map((fragment) => fragment.replace(/factor$/, "")).sort(),
+    );
     expect(listBetween("only measures it (", ")")).toEqual(sorted(SCRUB_WORDS.measure));
   });
 });
