@@ -55,6 +55,12 @@ const FORMS: readonly Form[] = [
     secrets: [CANARY, encodeURIComponent(CANARY)],
   },
   { name: "JSON, short key", value: JSON.stringify({ pw: CANARY }), secrets: [CANARY] },
+  {
+    name: "XML",
+    value: `<Login><User>alice</User><Password>${CANARY}</Password></Login>`,
+    secrets: [CANARY],
+  },
+  { name: "digest", value: `Digest username="alice", realm="app", response="${CANARY}"`, secrets: [CANARY] },
 ];
 
 /** Shared context with every optional string set, and metadata with secrets at every depth. */
