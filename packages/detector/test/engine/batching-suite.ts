@@ -172,6 +172,28 @@ export function describeBatching(name: string, stores: BatchingStores): void {
       },
     );
 
+    it("account_takeover: a success followed in its batch by failures beyond the allowed lateness still fires", async () => {
+      const victim = { "user.hash": hash("victim") };
+      const success = (sec: number) => event(sec, "auth.login", { "auth.outcome": "success", ...victim });
+      const failures = (from: number) =>
+        episode(5, from, (sec, i) => failure(sec, { "client.address": `198.51.100.${i + 1}`, ...victim }));
+      // one pass (less than 300 s): the success reads its window before the failures 90 s later
+      const d = await detector(rule("account_takeover"));
+      const firings = await d.run([...failures(0), success(4), ...failures(90)], "b");
+      expect(firings.map((f) => [f.value, f.firstSeen, f.lastSeen])).toEqual([[5, at(0), at(4)]]);
+      // later successes of the pass read after the failures before them (together: none between)
+      const d2 = await detector(rule("account_takeover"));
+      const batch = [
+        ...failures(0),
+        success(4),
+        ...failures(90),
+        success(200),
+        success(200.5),
+        ...failures(250),
+      ];
+      expect(await d2.run(batch, "c")).toMatchObject([{ value: 10, firstSeen: at(0), lastSeen: at(200.5) }]);
+    });
+
     it("gives the same alerts whether the events come in one batch or cut into many", async () => {
       const events = attackStream();
       const random = prng(11);

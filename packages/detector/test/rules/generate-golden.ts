@@ -428,6 +428,11 @@ function sequenceCases(m: RuleModel): Record<string, Case> {
         [trig(10 + SUPPRESSION + 5, "4")],
       ],
     },
+    failures_after_success: {
+      description: `${n} failures, the success, then ${n} more failures ${LATENESS + 30} s later, all in ONE batch: fires, as when the success comes in a batch of its own`,
+      batches: one([...burst(m, 0, n), m.trigger!(10, m.group), ...burst(m, 10 + LATENESS + 30, n)], "1"),
+      detail: true,
+    },
     episodes_in_one_batch: {
       description: `two takeovers more than the ${SUPPRESSION} s suppression apart in ONE batch (a replay, a Collector draining its queue): two alerts, as when they come in two batches`,
       batches: one(

@@ -1,7 +1,14 @@
 import { z } from "zod";
 import type { SecurityEvent } from "../../event.ts";
 import { compareSchema, matchSchema, thresholdSchema, windowSecondsSchema } from "../../rules/language.ts";
-import { windowGeometry, type StateOp, type StateResult, type WindowGeometry } from "../../state/types.ts";
+import {
+  bucketStart,
+  windowGeometry,
+  type AggregateResult,
+  type StateOp,
+  type StateResult,
+  type WindowGeometry,
+} from "../../state/types.ts";
 import type { Decision, KindEvaluator, RuleKind } from "../types.ts";
 import { crossed, Points } from "./points.ts";
 import { windowAdd } from "./threshold.ts";
@@ -11,6 +18,11 @@ import { windowAdd } from "./threshold.ts";
  * group had at least `threshold` events matching `preceded_by` (e.g. failed sign-ins) in the
  * `window_seconds` before the trigger. The preceding events are counted in a window of their own;
  * each trigger reads it at the trigger's time.
+ *
+ * Within one pass the adds and reads go in time order: the preceding events up to the end of a
+ * trigger's bucket are added before it reads, the later ones after. So a trigger followed in the
+ * same batch by preceding events more than the allowed lateness later still reads its window, as
+ * it would in a batch of its own (adding them first made the trigger late).
  */
 const sequenceSchema = z
   .strictObject({
@@ -32,6 +44,8 @@ const PRECEDING = 1;
 class SequenceGroup {
   preceding = new Points();
   triggers = new Points();
+  /** Which of the group's ops are the reads (indexes among its ops, ascending), set by `ops`. */
+  reads: number[] = [];
 }
 
 class SequenceEvaluator implements KindEvaluator<SequenceGroup> {
@@ -58,12 +72,25 @@ class SequenceEvaluator implements KindEvaluator<SequenceGroup> {
 
   ops(group: SequenceGroup, key: string, out: StateOp[]): void {
     const g = this.#geometry;
-    if (group.preceding.length > 0) {
-      group.preceding.sort();
-      out.push(windowAdd(this.#ruleId, key, g, group.preceding));
-    }
-    if (group.triggers.length > 0) {
-      group.triggers.sort();
+    const pre = group.preceding;
+    const trig = group.triggers;
+    pre.sort();
+    trig.sort();
+    const first = out.length;
+    group.reads = [];
+    // the preceding points that count for a trigger: up to the end of its bucket
+    const upTo = (t: number) => bucketStart(t, g.bucketMs) + g.bucketMs;
+    let p = 0;
+    for (let t = 0; t < trig.length;) {
+      const end = upTo(trig.times[t]!);
+      let q = p;
+      while (q < pre.length && pre.times[q]! < end) q++;
+      if (q > p) out.push(this.#add(key, pre, p, q));
+      p = q;
+      // the next triggers read together until one needs preceding points not added yet
+      let u = t + 1;
+      while (u < trig.length && (p === pre.length || pre.times[p]! >= upTo(trig.times[u]!))) u++;
+      group.reads.push(out.length - first);
       out.push({
         type: "window_read",
         rule: this.#ruleId,
@@ -72,14 +99,29 @@ class SequenceEvaluator implements KindEvaluator<SequenceGroup> {
         windowMs: g.windowMs,
         latenessMs: g.latenessMs,
         ttlMs: g.ttlMs,
-        times: group.triggers.times,
+        times: t === 0 && u === trig.length ? trig.times : trig.times.slice(t, u),
       });
+      t = u;
     }
+    if (p < pre.length) out.push(this.#add(key, pre, p, pre.length));
+  }
+
+  /** The window_add of the preceding points [from, to). */
+  #add(key: string, pre: Points, from: number, to: number): StateOp {
+    const whole = from === 0 && to === pre.length;
+    return windowAdd(this.#ruleId, key, this.#geometry, {
+      times: whole ? pre.times : pre.times.slice(from, to),
+      amounts: whole ? pre.amounts : pre.amounts.slice(from, to),
+    });
   }
 
   decide(group: SequenceGroup, results: readonly StateResult[]): Decision | undefined {
-    if (group.triggers.length === 0) return undefined;
-    const read = results[results.length - 1];
+    // the largest value the reads found (the latest of equal ones: reads go in time order)
+    let read: AggregateResult | undefined;
+    for (const i of group.reads) {
+      const r = results[i];
+      if (r && r.at !== null && (read === undefined || r.value >= read.value)) read = r;
+    }
     if (!read || !crossed(read, this.#spec.compare, this.#spec.threshold)) return undefined;
     return {
       value: read.value,

@@ -45,7 +45,12 @@ interface Aggregate {
 }
 
 /** A window_add op (fields spelled out: one object shape for every op). */
-export function windowAdd(rule: string, key: string, g: WindowGeometry, points: Points): WindowAddOp {
+export function windowAdd(
+  rule: string,
+  key: string,
+  g: WindowGeometry,
+  points: Pick<Points, "times" | "amounts">,
+): WindowAddOp {
   return {
     type: "window_add",
     rule,
