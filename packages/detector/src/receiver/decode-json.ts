@@ -119,18 +119,19 @@ function decodeAnyValue(value: unknown): Omit<Decoded, "key"> {
     let scalarOnly = true;
     let long = false;
     for (const element of asArray(arr["values"], "arrayValue.values")) {
+      // An array or kvlist element makes the value unacceptable: it is not read (nor its depth).
+      if (isObject(element) && ("arrayValue" in element || "kvlistValue" in element)) {
+        scalarOnly = false;
+        continue;
+      }
       const d = decodeAnyValue(element);
-      if (d.kind === "array" || d.kind === "kvlist") scalarOnly = false;
-      else if (d.value !== undefined) values.push(d.value as Scalar);
+      if (d.value !== undefined) values.push(d.value as Scalar);
       long ||= d.tooLong;
     }
     return { kind: "array", value: scalarOnly ? values : undefined, tooLong: long };
   }
-  if ("kvlistValue" in obj) {
-    const list = obj["kvlistValue"] === null ? {} : asObject(obj["kvlistValue"], "kvlistValue");
-    for (const kv of asArray(list["values"], "kvlistValue.values")) decodeKeyValue(kv);
-    return { kind: "kvlist", value: undefined, tooLong: false };
-  }
+  // A kvlist attribute is rejected whatever it holds, so it is not read (as in the protobuf decoder).
+  if ("kvlistValue" in obj) return { kind: "kvlist", value: undefined, tooLong: false };
   return { kind: "empty", value: undefined, tooLong: false };
 }
 
@@ -183,12 +184,20 @@ function bodyText(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   const obj = asObject(value, "body");
   if (typeof obj["stringValue"] === "string") return obj["stringValue"];
-  const plain = anyValueToPlain(obj);
+  const plain = anyValueToPlain(obj, 0);
   return plain === undefined ? undefined : JSON.stringify(plain);
 }
 
+/** Deepest nesting of arrays / kvlists rendered for a non-string body (as in the protobuf decoder). */
+const MAX_BODY_DEPTH = 32;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 /** An AnyValue as a plain JSON value (kvlists become objects), for non-string bodies. */
-function anyValueToPlain(value: unknown): unknown {
+function anyValueToPlain(value: unknown, depth: number): unknown {
+  if (depth > MAX_BODY_DEPTH) throw malformed(`body nested deeper than ${MAX_BODY_DEPTH} levels`);
   if (value === undefined || value === null) return undefined;
   const obj = asObject(value, "value");
   if ("kvlistValue" in obj) {
@@ -197,7 +206,7 @@ function anyValueToPlain(value: unknown): unknown {
     for (const kv of asArray(list["values"], "kvlistValue.values")) {
       const entry = asObject(kv, "kvlistValue entry");
       const key = optString(entry["key"], "key") ?? "";
-      const v = anyValueToPlain(entry["value"]);
+      const v = anyValueToPlain(entry["value"], depth + 1);
       Object.defineProperty(result, key, {
         value: v ?? null,
         enumerable: true,
@@ -209,7 +218,7 @@ function anyValueToPlain(value: unknown): unknown {
   }
   if ("arrayValue" in obj) {
     const arr = obj["arrayValue"] === null ? {} : asObject(obj["arrayValue"], "arrayValue");
-    return asArray(arr["values"], "arrayValue.values").map((v) => anyValueToPlain(v) ?? null);
+    return asArray(arr["values"], "arrayValue.values").map((v) => anyValueToPlain(v, depth + 1) ?? null);
   }
   return decodeAnyValue(obj).value;
 }

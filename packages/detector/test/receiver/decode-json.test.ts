@@ -263,6 +263,21 @@ describe("decodeLogsJson", () => {
     }
   });
 
+  it("bounds nesting: a deep body is malformed, a deep attribute only rejects its record (no stack overflow)", () => {
+    let nested: unknown = { stringValue: "x" };
+    for (let i = 0; i < 20_000; i++) nested = { arrayValue: { values: [nested] } };
+    let kvlist: unknown = { stringValue: "x" };
+    for (let i = 0; i < 20_000; i++) kvlist = { kvlistValue: { values: [{ key: "k", value: kvlist }] } };
+    expect(() => decodeLogsJson(request([{ eventName: "auth.login", body: nested }]), ARRIVAL)).toThrow(
+      /body nested deeper than 32 levels/,
+    );
+    for (const value of [nested, kvlist]) {
+      const batch = decodeLogsJson(request([record([kv("deep", value)])]), ARRIVAL);
+      expect(batch.events).toEqual([]);
+      expect(batch.rejected).toEqual({ invalid_attribute: 1 });
+    }
+  });
+
   it("does not let an attribute named __proto__ change the attributes' prototype", () => {
     const batch = decodeLogsJson(request([record([kv("__proto__", { stringValue: "x" })])]), ARRIVAL);
     const attrs = batch.events[0]?.attributes;
