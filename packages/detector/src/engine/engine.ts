@@ -1,6 +1,7 @@
 import { createNoopMeter } from "@opentelemetry/api";
 import { ATTR, RESOURCE_ATTR, type AlertSeverity } from "@secmon/semconv";
-import type { Firing, Indicator, ResponseRequest, SampleEvent } from "../alerts/types.ts";
+import { toSample } from "../alerts/sample.ts";
+import type { Firing, Indicator, ResponseRequest } from "../alerts/types.ts";
 import { asSecmonError, SecmonError } from "../errors.ts";
 import type { SecurityEvent } from "../event.ts";
 import { createMetrics, type Metrics } from "../metrics/catalog.ts";
@@ -399,16 +400,5 @@ function buildFiring(
     suppressionSeconds: rule.suppressionSeconds,
     receivedAt,
     batchId,
-  };
-}
-
-export function toSample(e: SecurityEvent): SampleEvent {
-  return {
-    time: new Date(e.time).toISOString(),
-    event_name: e.name,
-    service: e.service,
-    attributes: e.attributes,
-    ...(e.traceId !== undefined ? { trace_id: e.traceId } : {}),
-    ...(e.spanId !== undefined ? { span_id: e.spanId } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import { ATTR, ATTR_EVENT_NAME, RESOURCE_ATTR } from "@secmon/semconv";
 import ipaddr from "ipaddr.js";
+import { toSample } from "../alerts/sample.ts";
 import type { Alert, SampleEvent } from "../alerts/types.ts";
 import type { AttrValue, SecurityEvent } from "../event.ts";
 import { addressGrouper } from "../rules/attributes.ts";
@@ -294,17 +295,6 @@ function text(v: AttrValue | undefined): string | undefined {
   if (typeof v === "string") return v === "" ? undefined : v;
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   return undefined;
-}
-
-function toSample(e: SecurityEvent): SampleEvent {
-  return {
-    time: new Date(e.time).toISOString(),
-    event_name: e.name,
-    service: e.service,
-    attributes: e.attributes,
-    ...(e.traceId ? { trace_id: e.traceId } : {}),
-    ...(e.spanId ? { span_id: e.spanId } : {}),
-  };
 }
 
 /** The spec's default IPv6 grouping prefix (security-events.md). */
