@@ -59,7 +59,8 @@ export interface Alert {
 
 /**
  * What the engine hands to alerting when a rule fires for a group: at most one firing per
- * (rule, group) per evaluated batch. Times are ms since the epoch.
+ * (rule, group) per evaluated part of a batch (a batch wider in event time than the smallest
+ * suppression period is evaluated in parts, see Engine.evaluate). Times are ms since the epoch.
  */
 export interface Firing {
   readonly rule: string;

@@ -352,7 +352,7 @@ describe("replay", () => {
       `${file}:4: a string, not an OTLP/JSON ExportLogsServiceRequest or an event line (JSON objects)`,
       `${file}:5: an array, not an OTLP/JSON ExportLogsServiceRequest or an event line (JSON objects)`,
       `${file}:6: not a JSON line`,
-      `${file}:7: cannot decode: RangeError: Maximum call stack size exceeded`,
+      `${file}:7: The request body is not a valid OTLP ExportLogsServiceRequest: body nested deeper than 32 levels`,
       `${file}:8: line longer than 1500000 bytes, skipped`,
       `${file}:9: 1 record(s) rejected; the first: record 0 (auth.login): attribute bad is a kvlist; kvlist values are not accepted`,
       expect.stringMatching(

@@ -47,8 +47,14 @@ describe("outbox section with the state backend", () => {
   });
 
   it("refuses type redis without Redis state, and unknown keys of the variant", () => {
-    const { config, state } = storesOf({ outbox: { type: "redis" } });
-    expect(() => createOutbox(config.outbox, state)).toThrow(
+    // The schema says so (config check), and the outbox factory again for configs built in code.
+    const checked = configSchema.safeParse({ outbox: { type: "redis" } });
+    expect(checked.error?.issues.map((i) => [i.path.join("."), i.message])).toEqual([
+      ["outbox.type", "redis needs state.backend: redis (the outbox uses the state's Redis connection)"],
+    ]);
+    const config = configSchema.parse({});
+    const state = createStateStores(config);
+    expect(() => createOutbox({ type: "redis" }, state)).toThrow(
       expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringMatching(/state\.backend/) }),
     );
     expect(() => createOutbox({ type: "redis" })).toThrow(
