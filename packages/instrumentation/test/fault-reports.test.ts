@@ -1,30 +1,13 @@
 /** What a fault report says about the event: only what really became of it. */
-import { diag, DiagLogLevel } from "@opentelemetry/api";
 import type { LoggerProvider } from "@opentelemetry/api-logs";
 import { EVENT } from "@secmon/semconv";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { createSecurityEvents } from "../src/events.ts";
-import { reportFault, resetFaultCounts } from "../src/faults.ts";
+import { reportFault } from "../src/faults.ts";
+import { captureDiagErrors } from "./helpers/diag.ts";
 import { memoryLogs, TEST_SECRET } from "./helpers/sdk.ts";
 
-const errors: string[] = [];
-beforeEach(() => {
-  errors.length = 0;
-  resetFaultCounts();
-  diag.setLogger(
-    {
-      error: (message) => errors.push(message),
-      warn: () => undefined,
-      info: () => undefined,
-      debug: () => undefined,
-      verbose: () => undefined,
-    },
-    { logLevel: DiagLogLevel.ERROR, suppressOverrideMessage: true },
-  );
-});
-afterEach(() => {
-  diag.disable();
-});
+const errors = captureDiagErrors();
 
 const unreadable = new Proxy(
   {},

@@ -3,41 +3,23 @@
  * and the request goes on.
  */
 import type { Server } from "node:http";
-import { diag, DiagLogLevel } from "@opentelemetry/api";
 import type { LoggerProvider } from "@opentelemetry/api-logs";
 import { ATTR, EVENT } from "@secmon/semconv";
 import express from "express";
 import Fastify from "fastify";
 import passport from "passport";
 import { Strategy as LocalStrategy } from "passport-local";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createSecurityEvents } from "../src/events.ts";
 import { createExpressMiddleware } from "../src/express.ts";
 import { secmonFastify } from "../src/fastify.ts";
-import { resetFaultCounts } from "../src/faults.ts";
 import { instrumentStrategy } from "../src/passport.ts";
 import type { SecurityEvents } from "../src/types.ts";
 import { baseUrl, httpRequest, until } from "./helpers/http.ts";
+import { captureDiagErrors } from "./helpers/diag.ts";
 import { memoryLogs, TEST_SECRET } from "./helpers/sdk.ts";
 
-const errors: string[] = [];
-beforeEach(() => {
-  errors.length = 0;
-  resetFaultCounts();
-  diag.setLogger(
-    {
-      error: (message) => errors.push(message),
-      warn: () => undefined,
-      info: () => undefined,
-      debug: () => undefined,
-      verbose: () => undefined,
-    },
-    { logLevel: DiagLogLevel.ERROR, suppressOverrideMessage: true },
-  );
-});
-afterEach(() => {
-  diag.disable();
-});
+const errors = captureDiagErrors();
 
 /** A LoggerProvider whose loggers throw on every emit. */
 const throwingProvider = {
