@@ -16,7 +16,8 @@ Usage:
   secmon-simulate --otlp-endpoint URL [--otlp-endpoint URL2 …] [attacks] [--baseline N]
       runs the demo service in this process, exporting its security events over OTLP/gRPC to URL
       (a detector or a Collector, e.g. http://127.0.0.1:4317), and attacks it; with several
-      endpoints each event goes to the next one in turn (an attack split across detector replicas)
+      endpoints each event goes to the next one in turn, a turn per event name (an attack split
+      evenly across detector replicas)
   secmon-simulate --target-url URL [attacks] [--baseline N]
       attacks a demo service already running at URL (it must trust X-Forwarded-For from us)
 

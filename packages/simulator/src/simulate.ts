@@ -70,21 +70,25 @@ class CountingExporter implements LogRecordExporter {
 }
 
 /**
- * Hands each log record to the next processor in turn: with one processor per endpoint, the
- * events of one attack are spread over several detectors (replicas sharing Redis).
+ * Hands each log record to the next processor in turn, one turn per event name: with one
+ * processor per endpoint, every kind of event of one attack is spread evenly over several
+ * detectors (replicas sharing Redis). A single turn would not spread them: each request emits its
+ * events in a fixed order (a sign-in's `auth.login`, then its `api.request`), so with two
+ * endpoints every `auth.login` would go to the first.
  */
 class RoundRobinProcessor implements LogRecordProcessor {
   readonly #processors: readonly LogRecordProcessor[];
-  #next = 0;
+  /** The next processor's index, per event name. */
+  readonly #next = new Map<string | undefined, number>();
 
   constructor(processors: readonly LogRecordProcessor[]) {
     this.#processors = processors;
   }
 
   onEmit(record: ReadWriteLogRecord, context?: Parameters<LogRecordProcessor["onEmit"]>[1]): void {
-    const processor = this.#processors[this.#next]!;
-    this.#next = (this.#next + 1) % this.#processors.length;
-    processor.onEmit(record, context);
+    const next = this.#next.get(record.eventName) ?? 0;
+    this.#next.set(record.eventName, (next + 1) % this.#processors.length);
+    this.#processors[next]!.onEmit(record, context);
   }
 
   async forceFlush(options?: Parameters<LogRecordProcessor["forceFlush"]>[0]): Promise<void> {
@@ -122,7 +126,7 @@ export function grpcMetadata(headers: Readonly<Record<string, string>>): Metadat
 /**
  * Starts the instrumented demo service on 127.0.0.1 (ephemeral port), with an OpenTelemetry
  * LoggerProvider whose OTLP/gRPC exporter sends to `otlpEndpoint` (e.g. http://127.0.0.1:4317).
- * With several endpoints, each security event goes to the next one in turn.
+ * With several endpoints, each security event goes to the next one in turn (a turn per event name).
  */
 export async function startInProcessService(
   otlpEndpoint: string | readonly string[],

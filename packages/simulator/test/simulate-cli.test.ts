@@ -85,6 +85,46 @@ describe("secmon-simulate against a detector that requires a token", () => {
   });
 });
 
+describe("secmon-simulate with several --otlp-endpoint", () => {
+  const detectors: Detector[] = [];
+
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) {
+      // each detector alone (its own memory state): what it sees is what it was sent
+      const parsed = validateConfig({
+        receivers: { otlp: { grpc: { endpoint: "127.0.0.1:0" }, http: { enabled: false } } },
+        api: { endpoint: "127.0.0.1:0" },
+        metrics: { prometheus: { enabled: false } },
+        sinks: [],
+        outbox: { type: "memory" },
+        log: { level: "warn" },
+      });
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+      const detector = new Detector(parsed.config);
+      await detector.start();
+      detectors.push(detector);
+    }
+  });
+
+  afterAll(async () => {
+    for (const d of detectors) await d.stop();
+  });
+
+  it("spreads each kind of event evenly: each detector sees 6 of the brute force's 12 failed sign-ins", async () => {
+    const r = await run([
+      ...detectors.flatMap((d) => ["--otlp-endpoint", `http://${d.addresses.grpc}`]),
+      "--brute-force",
+    ]);
+    expect(r.code, r.out + r.err).toBe(0);
+    for (const d of detectors) {
+      const res = await fetch(`${d.addresses.api}/api/alerts`);
+      const { alerts } = (await res.json()) as { alerts: { rule: string; value: number }[] };
+      // account_brute_force fires above 5 failures, brute_force at 10: 6 each, not 12 and 0
+      expect(alerts.map((a) => [a.rule, a.value])).toEqual([["account_brute_force", 6]]);
+    }
+  });
+});
+
 describe("secmon-simulate usage", () => {
   it("rejects an --otlp-header without KEY=VALUE", async () => {
     const r = await run([
