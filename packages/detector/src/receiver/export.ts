@@ -12,7 +12,7 @@
  * a request whose ingest fails counts no records either: retryable failures are answered
  * UNAVAILABLE / 503 and the sender sends the same records again, which are counted then.
  */
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import { SECURITY_EVENT_NAMES } from "@secmon/semconv";
 import pb from "protobufjs/minimal.js";
 import { SecmonError, asSecmonError } from "../errors.ts";
@@ -207,10 +207,14 @@ export class LogsExport {
  * the same bytes sent again are other events (a script sending the same sign-in failure each
  * time): the arrival time joins the digest, and such a request is not recognised as a retry.
  */
-export function batchIdOf(body: Buffer, batch: DecodedBatch, receivedAt: number): string {
-  const h = createHash("sha256").update(body);
-  if (batch.arrivalDated !== undefined) h.update(`\0arrival:${receivedAt}`);
-  return h.digest("base64url").slice(0, 22);
+function batchIdOf(body: Buffer, batch: DecodedBatch, receivedAt: number): string {
+  // the one-shot `hash` for the common case: cheaper than a Hash object (a few % on a 220 KB
+  // body, a quarter on a 2 KB one)
+  const digest =
+    batch.arrivalDated === undefined
+      ? hash("sha256", body, "base64url")
+      : createHash("sha256").update(body).update(`\0arrival:${receivedAt}`).digest("base64url");
+  return digest.slice(0, 22);
 }
 
 function parseJson(body: Buffer): unknown {
