@@ -1,6 +1,6 @@
 export { ATTACKS, AttackClient, baseline } from "./attacks.ts";
 export type { Attack, Reply } from "./attacks.ts";
-export { findAttacks, grpcMetadata, simulate, startInProcessService } from "./simulate.ts";
+export { findAttacks, simulate, startInProcessService } from "./simulate.ts";
 export type {
   AttackRun,
   ExportCounts,

@@ -40,22 +40,25 @@ export interface InProcessServiceOptions {
   readonly exportTimeoutMillis?: number;
 }
 
-/** Passes exports through to `inner` and counts how they ended. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Passes exports through to `inner` and counts how they ended in `tally` (one for every endpoint). */
 class CountingExporter implements LogRecordExporter {
   readonly #inner: LogRecordExporter;
-  counts: ExportCounts = { succeeded: 0, failed: 0 };
+  readonly #tally: Mutable<ExportCounts>;
 
-  constructor(inner: LogRecordExporter) {
+  constructor(inner: LogRecordExporter, tally: Mutable<ExportCounts>) {
     this.#inner = inner;
+    this.#tally = tally;
   }
 
   export(logs: ReadableLogRecord[], done: (result: ExportResult) => void): void {
     this.#inner.export(logs, (result) => {
-      const { succeeded, failed, lastError } = this.counts;
-      this.counts =
-        result.code === ExportResultCode.SUCCESS
-          ? { succeeded: succeeded + 1, failed, ...(lastError !== undefined ? { lastError } : {}) }
-          : { succeeded, failed: failed + 1, lastError: result.error?.message ?? "export failed" };
+      if (result.code === ExportResultCode.SUCCESS) this.#tally.succeeded++;
+      else {
+        this.#tally.failed++;
+        this.#tally.lastError = result.error?.message ?? "export failed";
+      }
       done(result);
     });
   }
@@ -100,19 +103,6 @@ class RoundRobinProcessor implements LogRecordProcessor {
   }
 }
 
-/** The counts of several exporters together. */
-function sumCounts(exporters: readonly CountingExporter[]): ExportCounts {
-  let succeeded = 0;
-  let failed = 0;
-  let lastError: string | undefined;
-  for (const e of exporters) {
-    succeeded += e.counts.succeeded;
-    failed += e.counts.failed;
-    lastError = e.counts.lastError ?? lastError;
-  }
-  return { succeeded, failed, ...(lastError !== undefined ? { lastError } : {}) };
-}
-
 /**
  * gRPC metadata from header-like pairs. Throws on a key gRPC does not allow (keys are
  * lowercased, as HTTP/2 sends them).
@@ -134,6 +124,7 @@ export async function startInProcessService(
 ): Promise<InProcessService> {
   const endpoints = typeof otlpEndpoint === "string" ? [otlpEndpoint] : otlpEndpoint;
   if (endpoints.length === 0) throw new Error("no OTLP endpoint");
+  const tally: Mutable<ExportCounts> = { succeeded: 0, failed: 0 };
   // The gRPC exporter sends `metadata`; it has no `headers` (that is the HTTP exporters').
   const exporters = endpoints.map(
     (url) =>
@@ -145,6 +136,7 @@ export async function startInProcessService(
             ? { timeoutMillis: options.exportTimeoutMillis }
             : {}),
         }),
+        tally,
       ),
   );
   const batches = exporters.map(
@@ -176,7 +168,7 @@ export async function startInProcessService(
     url: server.url,
     // A failed export rejects the flush; it is counted by the exporter.
     flush: () => provider.forceFlush().catch(() => {}),
-    exports: () => sumCounts(exporters),
+    exports: () => ({ ...tally }),
     close: async () => {
       await server.close();
       await provider.shutdown();
