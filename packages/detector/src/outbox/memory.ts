@@ -8,6 +8,7 @@ import {
   type DeadLetterQuery,
   type DeadLetterStore,
   type Delivery,
+  enqueueStep,
   rememberedAlerts,
   revisionOf,
   type EnqueueOutcome,
@@ -16,7 +17,7 @@ import {
   type OutboxItem,
   type Retry,
   type SinkBacklog,
-  awaitingCreation,
+  type Taken,
 } from "./types.ts";
 
 interface Held {
@@ -24,14 +25,6 @@ interface Held {
   item: OutboxItem;
   leaseOwner: string | undefined;
   leaseUntil: number;
-  /** The revision of `item.alert`. */
-  rev: number;
-}
-
-/** What the outbox took of one (sink, alert): the highest revision, and whether its creation. */
-interface Taken {
-  readonly rev: number;
-  readonly created: boolean;
 }
 
 interface HeldLetter {
@@ -84,39 +77,42 @@ export class MemoryOutbox implements Outbox {
     this.#open();
     return deliveries.map((d) => {
       if (this.#items.has(d.id) || this.#letters.has(d.id)) return "duplicate";
-      const taken = this.#taken.get(d.sink)?.get(d.alert.id);
-      if (d.type === "alert.created" && taken?.created) return "duplicate";
-      const rev = revisionOf(d.alert);
       const last = this.#newestOf(d.sink, d.alert.id);
-      const top = Math.max(taken?.rev ?? -Infinity, last?.rev ?? -Infinity);
-      const waiting =
-        last && last.item.type === "alert.updated" && last.leaseOwner === undefined ? last : undefined;
+      const step = enqueueStep(
+        d,
+        this.#taken.get(d.sink)?.get(d.alert.id),
+        last && {
+          held: last,
+          rev: revisionOf(last.item.alert),
+          type: last.item.type,
+          leased: last.leaseOwner !== undefined,
+        },
+      );
       let outcome: EnqueueOutcome;
-      if (rev > top && d.type === "alert.updated" && waiting) {
-        // a newer update replaces the waiting one
-        this.#rename(waiting, d.id, { alert: d.alert });
-        waiting.rev = rev;
-        outcome = "coalesced";
-      } else if (rev > top) {
-        outcome = this.#append(awaitingCreation(d, taken?.created === true), rev, limits.maxDepth(d.sink));
-      } else if (d.type === "alert.updated") {
-        return "superseded";
-      } else if (waiting) {
-        // a late creation or status change takes the place of the newer waiting update
-        this.#rename(waiting, d.id, { type: d.type, dueAt: Math.min(waiting.item.dueAt, d.dueAt) });
-        outcome = "coalesced";
-      } else {
-        outcome = this.#append(d, rev, limits.maxDepth(d.sink));
+      switch (step.action) {
+        case "duplicate":
+        case "superseded":
+          return step.action;
+        case "coalesce":
+          this.#rename(step.waiting.held, d.id, { alert: d.alert });
+          outcome = "coalesced";
+          break;
+        case "take_over": {
+          const { held } = step.waiting;
+          this.#rename(held, d.id, { type: d.type, dueAt: Math.min(held.item.dueAt, d.dueAt) });
+          outcome = "coalesced";
+          break;
+        }
+        case "append":
+          outcome = this.#append(step.delivery, limits.maxDepth(d.sink));
+          break;
       }
-      if (outcome !== "full") {
-        const created = taken?.created === true || d.type === "alert.created";
-        this.#remember(d.sink, d.alert.id, { rev: Math.max(top, rev), created }, limits.maxDepth(d.sink));
-      }
+      if (outcome !== "full") this.#remember(d.sink, d.alert.id, step.taken, limits.maxDepth(d.sink));
       return outcome;
     });
   }
 
-  #append(d: NewDelivery, rev: number, maxDepth: number): EnqueueOutcome {
+  #append(d: NewDelivery, maxDepth: number): EnqueueOutcome {
     if (this.#depth(d.sink) >= maxDepth) return "full";
     const { creationWaitUntil: _, ...item } = d;
     this.#items.set(d.id, {
@@ -124,7 +120,6 @@ export class MemoryOutbox implements Outbox {
       item: { ...item, attempts: 0, firstAttemptAt: 0 },
       leaseOwner: undefined,
       leaseUntil: 0,
-      rev,
     });
     return "queued";
   }
@@ -248,7 +243,6 @@ export class MemoryOutbox implements Outbox {
       item: { ...delivery, dueAt: now, attempts: 0, firstAttemptAt: 0 },
       leaseOwner: undefined,
       leaseUntil: 0,
-      rev: revisionOf(delivery.alert),
     });
     return delivery;
   }

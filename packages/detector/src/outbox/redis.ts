@@ -140,7 +140,7 @@ const ITEM_WIDTH = 10;
 /**
  * ARGV base, number of sinks, (sink, max depth, alerts remembered)…, then per delivery: id, sink,
  * type, alert id, alert JSON, enqueuedAt, dueAt, revision, creationWaitUntil ('' for none) → one
- * outcome per delivery
+ * outcome per delivery. The rule is `enqueueStep`'s (types.ts), which the other outboxes call.
  */
 const ENQUEUE = defineScript(
   "secmonOutboxEnqueue",

@@ -14,6 +14,7 @@ import {
   type DeadLetterQuery,
   type DeadLetterStore,
   type Delivery,
+  enqueueStep,
   rememberedAlerts,
   revisionOf,
   type EnqueueOutcome,
@@ -22,7 +23,6 @@ import {
   type OutboxItem,
   type Retry,
   type SinkBacklog,
-  awaitingCreation,
 } from "./types.ts";
 
 /**
@@ -274,30 +274,38 @@ export class SqliteOutbox implements Outbox {
       return deliveries.map((d): EnqueueOutcome => {
         if (st.known.get(d.id, d.id) !== undefined) return "duplicate";
         const taken = st.taken.get(d.sink, d.alert.id) as { rev: number; created: number } | undefined;
-        if (d.type === "alert.created" && taken?.created) return "duplicate";
-        const rev = revisionOf(d.alert);
         const last = st.newestOfAlert.get(d.sink, d.alert.id) as
           Pick<DeliveryRow, "seq" | "type" | "lease_owner" | "rev"> | undefined;
-        const top = Math.max(taken?.rev ?? -Infinity, last?.rev ?? -Infinity);
-        const waiting = last && last.type === "alert.updated" && last.lease_owner === null ? last : undefined;
+        const step = enqueueStep(
+          d,
+          taken && { rev: taken.rev, created: taken.created === 1 },
+          last && {
+            seq: last.seq,
+            rev: last.rev ?? -Infinity,
+            type: last.type as AlertEventType,
+            leased: last.lease_owner !== null,
+          },
+        );
         let outcome: EnqueueOutcome;
-        if (rev > top && d.type === "alert.updated" && waiting) {
-          st.coalesce.run(d.id, JSON.stringify(d.alert), rev, waiting.seq);
-          outcome = "coalesced";
-        } else if (rev > top) {
-          outcome = append(awaitingCreation(d, taken?.created === 1), rev);
-        } else if (d.type === "alert.updated") {
-          return "superseded";
-        } else if (waiting) {
-          // a late creation or status change takes the place of the newer waiting update
-          st.takeOver.run(d.id, d.type, d.dueAt, waiting.seq);
-          outcome = "coalesced";
-        } else {
-          outcome = append(d, rev);
+        switch (step.action) {
+          case "duplicate":
+          case "superseded":
+            return step.action;
+          case "coalesce":
+            st.coalesce.run(d.id, JSON.stringify(d.alert), step.rev, step.waiting.seq);
+            outcome = "coalesced";
+            break;
+          case "take_over":
+            st.takeOver.run(d.id, d.type, d.dueAt, step.waiting.seq);
+            outcome = "coalesced";
+            break;
+          case "append":
+            outcome = append(step.delivery, step.rev);
+            break;
         }
         if (outcome !== "full") {
-          const created = taken?.created === 1 || d.type === "alert.created" ? 1 : 0;
-          st.take.run(d.sink, d.alert.id, Math.max(top, rev), created, ++this.#touched);
+          const { rev, created } = step.taken;
+          st.take.run(d.sink, d.alert.id, rev, created ? 1 : 0, ++this.#touched);
           if (!taken) {
             const max = rememberedAlerts(limits.maxDepth(d.sink));
             const excess = (st.takenCount.get(d.sink) as { n: number }).n - max;

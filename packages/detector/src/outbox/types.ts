@@ -61,9 +61,72 @@ export function revisionOf(alert: Pick<Alert, "updated_at">): number {
 }
 
 /** `d` due no earlier than its `creationWaitUntil` when it is an update whose creation was not taken. */
-export function awaitingCreation(d: NewDelivery, creationTaken: boolean): NewDelivery {
+function awaitingCreation(d: NewDelivery, creationTaken: boolean): NewDelivery {
   if (d.type !== "alert.updated" || creationTaken || d.creationWaitUntil === undefined) return d;
   return d.creationWaitUntil > d.dueAt ? { ...d, dueAt: d.creationWaitUntil } : d;
+}
+
+/** What an outbox remembers of one (sink, alert): the highest revision it took, and whether its creation. */
+export interface Taken {
+  readonly rev: number;
+  readonly created: boolean;
+}
+
+/** The sink's newest held item of an alert, as `enqueueStep` reads it. */
+export interface NewestHeld {
+  /** Its revision (`revisionOf`); -Infinity when unknown. */
+  readonly rev: number;
+  readonly type: AlertEventType;
+  readonly leased: boolean;
+}
+
+/**
+ * What `enqueue` does with a delivery whose id the outbox does not hold, by the rules of Outbox
+ * (Idempotence, Revisions, Coalescing), given what it took of the (sink, alert) and its newest
+ * held item there:
+ * - `duplicate`, `superseded`: nothing, the outcome as it is;
+ * - `coalesce`: `waiting` (a waiting update) takes the delivery's id and alert ("coalesced");
+ * - `take_over`: `waiting` (a waiting newer update) takes the delivery's id and type, due no later
+ *   than the delivery ("coalesced");
+ * - `append`: `delivery` (due no earlier than its `creationWaitUntil` where that applies) is
+ *   appended, unless the sink is full ("queued" or "full").
+ * Unless the append found the sink full, the outbox then remembers `taken` for the (sink, alert).
+ * The Redis outbox applies the same rule in its enqueue script.
+ */
+export type EnqueueStep<H extends NewestHeld> =
+  | { readonly action: "duplicate" | "superseded" }
+  | {
+      readonly action: "coalesce" | "take_over";
+      readonly waiting: H;
+      readonly rev: number;
+      readonly taken: Taken;
+    }
+  | {
+      readonly action: "append";
+      readonly delivery: NewDelivery;
+      readonly rev: number;
+      readonly taken: Taken;
+    };
+
+export function enqueueStep<H extends NewestHeld>(
+  d: NewDelivery,
+  taken: Taken | undefined,
+  newest: H | undefined,
+): EnqueueStep<H> {
+  const creationTaken = taken?.created === true;
+  if (d.type === "alert.created" && creationTaken) return { action: "duplicate" };
+  const rev = revisionOf(d.alert);
+  const top = Math.max(taken?.rev ?? -Infinity, newest?.rev ?? -Infinity);
+  if (rev <= top && d.type === "alert.updated") return { action: "superseded" };
+  const next: Taken = { rev: Math.max(top, rev), created: creationTaken || d.type === "alert.created" };
+  const waiting = newest?.type === "alert.updated" && !newest.leased ? newest : undefined;
+  if (waiting) {
+    // a late creation or status change takes the place of the newer waiting update
+    if (rev <= top) return { action: "take_over", waiting, rev, taken: next };
+    // a newer update replaces the waiting one
+    if (d.type === "alert.updated") return { action: "coalesce", waiting, rev, taken: next };
+  }
+  return { action: "append", delivery: awaitingCreation(d, creationTaken), rev, taken: next };
 }
 
 /**
