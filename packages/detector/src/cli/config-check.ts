@@ -1,50 +1,32 @@
 import { existsSync, readFileSync } from "node:fs";
-import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
-import { formatProblems, parseConfigText, type ConfigProblem } from "../config/load.ts";
+import {
+  formatProblems,
+  parseConfigText,
+  yamlLocator,
+  type ConfigProblem,
+  type Locator,
+} from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { asSecmonError, ERROR_CODES, type SecmonError } from "../errors.ts";
 import { loadRules } from "../rules/compile.ts";
 import { ioProblem, type CliStreams } from "./io.ts";
 
 type Segment = string | number;
-type Locate = (path: readonly Segment[]) => { line: number; column: number } | undefined;
-
-/** Finds a path in the YAML text: the key of a map entry, the item of a list, else the nearest parent. */
-function locator(text: string): Locate {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter });
-  const at = (offset: number) => {
-    const { line, col } = lineCounter.linePos(offset);
-    return { line, column: col };
-  };
-  return (path) => {
-    for (let n = path.length; n > 0; n--) {
-      const parent = doc.getIn(path.slice(0, n - 1), true);
-      const last = path[n - 1];
-      if (isMap(parent)) {
-        const key = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(last))?.key;
-        if (isNode(key) && key.range) return at(key.range[0]);
-      } else if (isSeq(parent) && typeof last === "number") {
-        const item = parent.items[last];
-        if (isNode(item) && item.range) return at(item.range[0]);
-      }
-    }
-    return undefined;
-  };
-}
-
 const showPath = (path: readonly Segment[]) =>
   path.map((s, i) => (typeof s === "number" ? `[${s}]` : i > 0 ? `.${s}` : s)).join("");
 
-function problemAt(path: readonly Segment[], message: string, locate: Locate): ConfigProblem {
-  return { path: showPath(path), message, ...(locate(path) ?? {}) };
+/** A problem at the key (list item) of `path` in the config file, else of its nearest parent there. */
+function problemAt(path: readonly Segment[], message: string, locate: Locator): ConfigProblem {
+  let pos;
+  for (let n = path.length; pos === undefined && n > 0; n--) pos = locate(path.slice(0, n), true);
+  return { path: showPath(path), message, ...(pos ?? {}) };
 }
 
 /**
  * What `loadRules` refused, as lines: a rule file's problems at their `file:line:col`; a
  * `rules.paths` entry or an override at its line in the config file.
  */
-function rulesProblems(err: SecmonError, file: string, rules: Config["rules"], locate: Locate): string[] {
+function rulesProblems(err: SecmonError, file: string, rules: Config["rules"], locate: Locator): string[] {
   const prefix = `${ERROR_CODES[err.code].message}: `;
   const detail = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
   const config = (p: ConfigProblem) => formatProblems(file, [p]);
@@ -110,7 +92,7 @@ export function configCheck(file: string, opts: CliStreams = {}): number {
     problems.push(...rulesCheck({ ...rules, paths: rules.paths.filter((p) => !missing.includes(p)) }));
   }
   if (problems.length > 0) {
-    const locate = locator(text);
+    const locate = yamlLocator(text);
     const lines = problems.flatMap((err) => rulesProblems(err, file, rules, locate));
     stderr.write([...new Set(lines)].join("\n") + "\n");
     return 1;

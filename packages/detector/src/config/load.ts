@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument, isNode } from "yaml";
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
 import { SecmonError } from "../errors.ts";
 import { configSchema, type Config } from "./schema.ts";
@@ -12,11 +12,41 @@ export interface ConfigProblem {
   readonly column?: number;
 }
 
-/** Finds the line of a path in the source; `atKey` points at the key rather than its value. */
-type Locator = (
+/**
+ * Finds the line of a path in the source: its value, or with `atKey` the key of the map entry (the
+ * item of a list); undefined when the source does not have it.
+ */
+export type Locator = (
   path: readonly PropertyKey[],
   atKey?: boolean,
 ) => { line: number; column: number } | undefined;
+
+function locatorIn(doc: Document, lineCounter: LineCounter): Locator {
+  const at = (offset: number) => {
+    const pos = lineCounter.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
+  return (path, atKey) => {
+    const node = doc.getIn(path as unknown[], true);
+    if (!atKey && isNode(node) && node.range) return at(node.range[0]);
+    const parent = doc.getIn(path.slice(0, -1) as unknown[], true);
+    const last = path[path.length - 1];
+    if (isMap(parent)) {
+      const key = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(last))?.key;
+      if (isNode(key) && key.range) return at(key.range[0]);
+    } else if (isSeq(parent) && typeof last === "number") {
+      const item = parent.items[last];
+      if (isNode(item) && item.range) return at(item.range[0]);
+    }
+    return undefined;
+  };
+}
+
+/** The locator of a YAML text, for problems found after it was parsed (e.g. in the rules it names). */
+export function yamlLocator(text: string): Locator {
+  const lineCounter = new LineCounter();
+  return locatorIn(parseDocument(text, { lineCounter }), lineCounter);
+}
 
 /** Deep-freezes a parsed config so no component can change it after start. */
 function deepFreeze<T>(value: T): T {
@@ -90,27 +120,7 @@ export function parseConfigText(
       }),
     };
   }
-  const locate: Locator = (path, atKey) => {
-    const node = doc.getIn(path as unknown[], true);
-    if (!atKey && isNode(node) && node.range) {
-      const pos = lineCounter.linePos(node.range[0]);
-      return { line: pos.line, column: pos.col };
-    }
-    // An unknown key: find the key node in its parent map.
-    const parent = doc.getIn(path.slice(0, -1) as unknown[], true) as unknown;
-    const last = path[path.length - 1];
-    if (parent && typeof parent === "object" && "items" in parent && Array.isArray(parent.items)) {
-      for (const pair of parent.items as { key?: unknown }[]) {
-        const k = pair.key;
-        if (isNode(k) && "value" in k && k.value === last && k.range) {
-          const pos = lineCounter.linePos(k.range[0]);
-          return { line: pos.line, column: pos.col };
-        }
-      }
-    }
-    return undefined;
-  };
-  return validateConfig(doc.toJS() ?? {}, locate);
+  return validateConfig(doc.toJS() ?? {}, locatorIn(doc, lineCounter));
 }
 
 /** Loads the config file (or the embedded defaults when no file is given). Throws CONFIG_INVALID. */
