@@ -1,5 +1,4 @@
 /** Configuration mistakes fail at start-up with an InstrumentationConfigError that says what to fix. */
-import { readFileSync } from "node:fs";
 import { diag } from "@opentelemetry/api";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { INSTRUMENTATION_ERROR_CODES, InstrumentationConfigError } from "../src/errors.ts";
@@ -7,6 +6,7 @@ import type { InstrumentationErrorCode } from "../src/errors.ts";
 import { createSecurityEvents } from "../src/events.ts";
 import { createExpressMiddleware } from "../src/express.ts";
 import { DEVELOPMENT_HASH_KEY, HASH_SECRET_ENV, resolveHashKey } from "../src/hash.ts";
+import { readmeTable, unquote } from "./helpers/readme.ts";
 import { memoryLogs, TEST_SECRET } from "./helpers/sdk.ts";
 
 /** The error `run` throws, asserted to be an InstrumentationConfigError with `code`. */
@@ -91,18 +91,7 @@ describe("createExpressMiddleware", () => {
 
 describe("README", () => {
   it("lists every error code, and nothing else", () => {
-    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-    const start = readme.indexOf("<!-- errors:codes -->");
-    expect(start).toBeGreaterThanOrEqual(0);
-    const listed: string[] = [];
-    for (const line of readme.slice(start).split("\n").slice(1)) {
-      if (!line.startsWith("|")) {
-        if (listed.length > 0 || line.trim() !== "") break;
-        continue;
-      }
-      const cell = line.split("|")[1]!.trim();
-      if (cell.startsWith("`")) listed.push(cell.replaceAll("`", ""));
-    }
+    const listed = readmeTable("errors:codes").map(([code]) => unquote(code!));
     expect(listed.sort()).toEqual(Object.values(INSTRUMENTATION_ERROR_CODES).sort());
   });
 });

@@ -2,7 +2,6 @@
  * Enum fields: the spec's values pass, anything else becomes what the README's table says, and
  * that agrees with the spec's lists (semconv mirrors them): `other` exactly where the spec has it.
  */
-import { readFileSync } from "node:fs";
 import {
   ACCOUNT_CHANGE_TYPE,
   ATTR,
@@ -21,7 +20,8 @@ import {
 } from "@secmon/semconv";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SecurityEvents } from "../src/types.ts";
-import { memoryLogs } from "./helpers/sdk.ts";
+import { readmeTable, unquote } from "./helpers/readme.ts";
+import { memoryLogs, MINIMAL_INPUTS } from "./helpers/sdk.ts";
 import type { MemoryLogs } from "./helpers/sdk.ts";
 
 /** The spec's values of each enum attribute (undefined: not a secmon enum, OTel's own registry). */
@@ -40,21 +40,6 @@ const SPEC_VALUES: Record<string, Record<string, string> | undefined> = {
   [ATTR.HTTP_REQUEST_METHOD]: undefined,
 };
 
-const MINIMAL: Record<keyof SecurityEvents, Record<string, unknown>> = {
-  loginSuccess: {},
-  loginFailure: { reason: "other" },
-  logout: {},
-  mfa: { outcome: "success", method: "totp" },
-  passwordChange: { outcome: "success" },
-  passwordReset: { stage: "requested" },
-  accountLocked: { reason: "admin" },
-  accountChange: { changeType: "created" },
-  authzDecision: { decision: "allow" },
-  inputValidationFailure: { rule: "xss" },
-  dataAccess: { resource: "r", operation: "read" },
-  apiRequest: { method: "GET", path: "/", durationSeconds: 0.1, statusCode: 200 },
-};
-
 interface Row {
   readonly fields: readonly [keyof SecurityEvents, string][];
   readonly attribute: string;
@@ -63,30 +48,14 @@ interface Row {
 }
 
 function readmeRows(): Row[] {
-  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-  const start = readme.indexOf("<!-- enums:unknown -->");
-  expect(start).toBeGreaterThanOrEqual(0);
-  const rows: Row[] = [];
-  for (const line of readme.slice(start).split("\n").slice(1)) {
-    if (!line.startsWith("|")) {
-      if (rows.length > 0) break;
-      continue;
-    }
-    const [fields, attribute, becomes] = line
-      .split("|")
-      .slice(1, -1)
-      .map((cell) => cell.trim());
-    if (!fields!.startsWith("`")) continue; // header and separator
-    rows.push({
-      fields: fields!.split(",").map((field) => {
-        const [method, name] = field.trim().replaceAll("`", "").split(".");
-        return [method as keyof SecurityEvents, name!];
-      }),
-      attribute: attribute!.replaceAll("`", ""),
-      unknown: becomes === "left out" ? undefined : /^`([^`]+)`/.exec(becomes!)![1],
-    });
-  }
-  return rows;
+  return readmeTable("enums:unknown").map(([fields, attribute, becomes]) => ({
+    fields: fields!.split(",").map((field) => {
+      const [method, name] = unquote(field.trim()).split(".");
+      return [method as keyof SecurityEvents, name!];
+    }),
+    attribute: unquote(attribute!),
+    unknown: becomes === "left out" ? undefined : /^`([^`]+)`/.exec(becomes!)![1],
+  }));
 }
 
 const rows = readmeRows();
@@ -98,7 +67,7 @@ afterEach(async () => {
 /** The attributes of the one record `method` emits with `field` set to `value`. */
 function emitWith(method: keyof SecurityEvents, field: string, value: unknown) {
   logs.exporter.reset();
-  (logs.events[method] as (input: unknown) => void)({ ...MINIMAL[method], [field]: value });
+  (logs.events[method] as (input: unknown) => void)({ ...MINIMAL_INPUTS[method], [field]: value });
   const records = logs.exporter.getFinishedLogRecords();
   expect(records, `${method}.${field}`).toHaveLength(1);
   return records[0]!;

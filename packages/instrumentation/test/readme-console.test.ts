@@ -1,19 +1,16 @@
 /** The README's console quick start runs as written against the installed SDK and prints the record. */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { readmeAfter } from "./helpers/readme.ts";
 
 const run = promisify(execFile);
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
-const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 
 /** The first ```ts block after `<!-- marker -->`. */
 function codeBlock(marker: string): string {
-  const start = readme.indexOf(`<!-- ${marker} -->`);
-  expect(start, marker).toBeGreaterThanOrEqual(0);
-  const match = /```ts\n([\s\S]*?)```/.exec(readme.slice(start));
+  const match = /```ts\n([\s\S]*?)```/.exec(readmeAfter(marker));
   expect(match, marker).not.toBeNull();
   return match![1]!;
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { METADATA_ATTR_PREFIX } from "@secmon/semconv";
 import { describe, expect, it } from "vitest";
 import {
@@ -9,6 +8,7 @@ import {
   SCRUB_LIMITS,
   SCRUB_WORDS,
 } from "../src/scrub.ts";
+import { README } from "./helpers/readme.ts";
 
 const flat = (metadata: unknown) => {
   const out: Record<string, unknown> = {};
@@ -649,7 +649,7 @@ describe("flattenMetadata", () => {
 });
 
 describe("README parity", () => {
-  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8").replace(/\s+/g, " ");
+  const readme = README.replace(/\s+/g, " ");
   /** The comma-separated words between `before` and `after` in the README ("a, b or c" too). */
   const listBetween = (before: string, after: string) => {
     const start = readme.indexOf(before);

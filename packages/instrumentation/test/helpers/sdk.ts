@@ -4,6 +4,22 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { createSecurityEvents } from "../../src/events.ts";
 import type { SecurityEvents, SecurityEventsOptions } from "../../src/types.ts";
 
+/** The least input each method accepts as a valid call (its required fields, spec values). */
+export const MINIMAL_INPUTS: Readonly<Record<keyof SecurityEvents, Readonly<Record<string, unknown>>>> = {
+  loginSuccess: {},
+  loginFailure: { reason: "other" },
+  logout: {},
+  mfa: { outcome: "success", method: "totp" },
+  passwordChange: { outcome: "success" },
+  passwordReset: { stage: "requested" },
+  accountLocked: { reason: "admin" },
+  accountChange: { changeType: "created" },
+  authzDecision: { decision: "allow" },
+  inputValidationFailure: { rule: "xss" },
+  dataAccess: { resource: "r", operation: "read" },
+  apiRequest: { method: "GET", path: "/", durationSeconds: 0.1, statusCode: 200 },
+};
+
 /** A 32-character secret used by the tests. */
 export const TEST_SECRET = "test-secret-0123456789abcdef0123";
 
