@@ -14,6 +14,7 @@ import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { GCProfiler } from "node:v8";
 import { decodeLogsProtobuf } from "../../packages/detector/src/receiver/decode-protobuf.ts";
+import { median } from "../common.ts";
 import { Traffic } from "./load/requests.ts";
 
 const { values } = parseArgs({
@@ -87,7 +88,6 @@ const results: Round[] = [];
 for (let i = 0; i < rounds; i++) results.push(round());
 const load1 = loadavg()[0] ?? 0;
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const min = (xs: number[]): number => Math.min(...xs);
 const pick = (f: (r: Round) => number): number[] => results.map(f);
 console.log(

@@ -19,6 +19,7 @@ import type { SecurityEvent } from "../../packages/detector/src/event.ts";
 import { decodeLogsProtobuf } from "../../packages/detector/src/receiver/decode-protobuf.ts";
 import { loadRules } from "../../packages/detector/src/rules/compile.ts";
 import { MemoryWindowStore } from "../../packages/detector/src/state/memory/store.ts";
+import { median } from "../common.ts";
 import { Traffic } from "./load/requests.ts";
 import { startDetector } from "./detector-config.ts";
 
@@ -114,7 +115,6 @@ for (let r = 0; r < ROUNDS; r++) {
 await new Promise((resolve) => setTimeout(resolve, 50)); // gc entries arrive asynchronously
 gcObserver.disconnect();
 await finish();
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(
   JSON.stringify({
     mode: values.mode,

@@ -10,6 +10,7 @@ import { BatchLogRecordProcessor, LoggerProvider, SimpleLogRecordProcessor } fro
 import type { LogRecordExporter, LogRecordProcessor, ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { createSecurityEvents } from "@secmon/instrumentation";
 import type { SecurityEvents } from "@secmon/instrumentation";
+import { median } from "../common.ts";
 
 type ExportCallback = Parameters<LogRecordExporter["export"]>[1];
 /** ExportResultCode.SUCCESS of @opentelemetry/core. */
@@ -144,7 +145,6 @@ export interface HotPathResult {
 
 const CHUNK = 256;
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A LoggerProvider whose loggers drop every record: isolates the instrumentation's own cost. */

@@ -15,6 +15,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { NODE_ARGS } from "../common.ts";
 
 const variant = process.argv[2] ?? "instrumented";
 const seconds = Number(process.argv[3] ?? 8);
@@ -33,7 +34,7 @@ interface Profile {
 }
 
 const child = fork(new URL(process.env.PROFILE_SERVER ?? "./server.ts", import.meta.url), [variant], {
-  execArgv: ["--conditions=@secmon/source", "--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-interval=200"],
+  execArgv: [...NODE_ARGS, "--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-interval=200"],
   stdio: ["ignore", "pipe", "inherit", "ipc"],
 });
 const port = await new Promise<number>((resolve) => {

@@ -15,6 +15,7 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import autocannon from "autocannon";
+import { median, NODE_ARGS } from "../common.ts";
 import { hotPath } from "./hot-path.ts";
 import type { HotPathResult } from "./hot-path.ts";
 
@@ -61,15 +62,9 @@ interface Round {
   readonly load: string;
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
 function startServer(variant: Variant): Promise<Server> {
   const child = fork(new URL("./server.ts", import.meta.url), [variant], {
-    execArgv: ["--conditions=@secmon/source"],
+    execArgv: [...NODE_ARGS],
     stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {
