@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../../src/alerts/types.ts";
-import { replay } from "../../src/cli/replay.ts";
+import { replay, type ReplayOptions } from "../../src/cli/replay.ts";
 import { rulesLint } from "../../src/cli/rules-lint.ts";
 import { rulesTest } from "../../src/cli/rules-test.ts";
 import { capture, RULE, tempDir } from "./helpers.ts";
@@ -152,6 +152,14 @@ describe("rulesTest case folders", () => {
 });
 
 describe("replay", () => {
+  /** Replays `files` with `opts`, keeping what it writes on stdout and stderr. */
+  const replayed = async (files: string[], opts: Omit<ReplayOptions, "stdout" | "stderr"> = {}) => {
+    const out = capture();
+    const err = capture();
+    const summary = await replay(files, { stdout: out.stream, stderr: err.stream, ...opts });
+    return { summary, out: out.text, err: err.text };
+  };
+
   const otlpLine = (secs: number[], address: string) =>
     JSON.stringify({
       resourceLogs: [
@@ -190,11 +198,10 @@ describe("replay", () => {
       join(dir, "otlp.json"),
       otlpLine([0, 1, 2, 3, 4], "2001:db8::1") + "\n" + otlpLine([5, 6, 7, 8, 9], "2001:db8::2") + "\n",
     );
-    const out = capture();
-    const summary = await replay([join(dir, "a.jsonl"), join(dir, "b.jsonl.gz"), join(dir, "otlp.json")], {
-      stdout: out.stream,
-      batchSize: 4,
-    });
+    const { summary, out } = await replayed(
+      [join(dir, "a.jsonl"), join(dir, "b.jsonl.gz"), join(dir, "otlp.json")],
+      { batchSize: 4 },
+    );
     expect(summary).toMatchObject({ exitCode: 0, events: 22, ignored: 2, rejected: 0, badLines: 0 });
     const bf = summary.alerts.filter((a) => a.rule === "brute_force");
     expect(bf.map((a) => [a.group["client.address"], a.value, a.first_seen])).toEqual([
@@ -202,9 +209,9 @@ describe("replay", () => {
       ["2001:db8::/64", 10, "2026-11-21T10:00:00.000Z"],
     ]);
     expect(bf[0]!.count).toBeGreaterThan(1); // later batches updated the alert instead of creating more
-    expect(out.text).toContain("[high] brute_force: Brute-force sign-in attempts from 203.0.113.7\n");
-    expect(out.text).toContain("  response block_ip 203.0.113.7 until 2026-11-21T11:00:11.000Z\n");
-    expect(out.text).toMatch(
+    expect(out).toContain("[high] brute_force: Brute-force sign-in attempts from 203.0.113.7\n");
+    expect(out).toContain("  response block_ip 203.0.113.7 until 2026-11-21T11:00:11.000Z\n");
+    expect(out).toMatch(
       /22 event\(s\) replayed \(2 ignored, 0 rejected, 0 unreadable line\(s\)\) from 3 file\(s\); \d+ alert\(s\)\n$/,
     );
   });
@@ -221,22 +228,18 @@ describe("replay", () => {
         "[1]",
       ].join("\n"),
     );
-    const out = capture();
-    const err = capture();
-    const summary = await replay([file], {
-      stdout: out.stream,
-      stderr: err.stream,
+    const { summary, out, err } = await replayed([file], {
       json: true,
       rules: { overrides: { brute_force: { threshold: 5 } } },
     });
     expect(summary.exitCode).toBe(1);
     expect(summary.badLines).toBe(3);
-    expect(err.text).toContain(`${file}:6: not a JSON line`);
-    expect(err.text).toContain(`${file}:7: missing required key "time"`);
-    expect(err.text).toContain(
+    expect(err).toContain(`${file}:6: not a JSON line`);
+    expect(err).toContain(`${file}:7: missing required key "time"`);
+    expect(err).toContain(
       `${file}:8: an array, not an OTLP/JSON ExportLogsServiceRequest or an event line (JSON objects)`,
     );
-    const alerts = out.text
+    const alerts = out
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l) as Alert);
@@ -281,11 +284,7 @@ describe("replay", () => {
         line(4, {}, { time: "+275760-09-13T00:00:00.000Z" }),
       ].join("\n"),
     );
-    const out = capture();
-    const err = capture();
-    const summary = await replay([file], {
-      stdout: out.stream,
-      stderr: err.stream,
+    const { summary, out, err } = await replayed([file], {
       rules: { overrides: { brute_force: { threshold: 3 } } },
     });
     expect(summary).toMatchObject({
@@ -297,15 +296,15 @@ describe("replay", () => {
     });
     const noTime =
       "auth.login record rejected: it has no timestamp (neither timeUnixNano nor observedTimeUnixNano), and replay places events on event time";
-    expect(err.text.split("\n").filter((l) => l.endsWith(noTime))).toEqual([
+    expect(err.split("\n").filter((l) => l.endsWith(noTime))).toEqual([
       ...Array<string>(3).fill(`${file}:1: ${noTime}`),
       ...Array<string>(3).fill(`${file}:2: ${noTime}`),
     ]);
-    expect(err.text).toContain(
+    expect(err).toContain(
       `${file}:3: auth.login event rejected: time 1970-01-01T00:00:00.000Z is not after 1970-01-01T00:00:00Z and before 2200-01-01T00:00:00.000Z`,
     );
-    expect(err.text).toContain(`${file}:4: auth.login event rejected: time +275760-09-13T00:00:00.000Z`);
-    expect(out.text).toMatch(
+    expect(err).toContain(`${file}:4: auth.login event rejected: time +275760-09-13T00:00:00.000Z`);
+    expect(out).toMatch(
       /3 event\(s\) replayed \(0 ignored, 8 rejected: missing_timestamp 6, invalid_timestamp 2; 0 unreadable line\(s\)\) from 1 file\(s\); 0 alert\(s\)\n$/,
     );
   });
@@ -337,15 +336,9 @@ describe("replay", () => {
       [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((s) => line(s, { "user.name": "u".repeat(500) })).join("\n"),
     );
     writeFileSync(gz, whole.subarray(0, whole.length - 40));
-    const err = capture();
-    const out = capture();
-    const summary = await replay([file, empty, gz], {
-      stdout: out.stream,
-      stderr: err.stream,
-      maxLineBytes: 1_500_000,
-    });
-    expect(err.text).not.toContain("Internal error");
-    const messages = err.text.trim().split("\n");
+    const { summary, err } = await replayed([file, empty, gz], { maxLineBytes: 1_500_000 });
+    expect(err).not.toContain("Internal error");
+    const messages = err.trim().split("\n");
     expect(messages.slice(0, 9)).toEqual([
       `${file}:2: a number, not an OTLP/JSON ExportLogsServiceRequest or an event line (JSON objects)`,
       `${file}:3: null, not an OTLP/JSON ExportLogsServiceRequest or an event line (JSON objects)`,

@@ -3,6 +3,12 @@ import { loadConfig, parseConfigText, validateConfig } from "../../src/config/lo
 import { GENERATED_DOCS } from "../../src/docs.ts";
 import { readFileSync } from "node:fs";
 
+/** The problems parseConfigText finds in `text` (none when it accepts it). */
+function problemsOf(text: string) {
+  const result = parseConfigText(text);
+  return result.ok ? [] : result.problems;
+}
+
 describe("config", () => {
   it("runs with no configuration at all", () => {
     const config = loadConfig();
@@ -12,10 +18,7 @@ describe("config", () => {
   });
 
   it("rejects an unknown key with its path and line", () => {
-    const result = parseConfigText("metrics:\n  prometheus:\n    enabled: true\n    endpont: 0.0.0.0:9464\n");
-    expect(result.ok).toBe(false);
-    if (result.ok) return;
-    expect(result.problems).toEqual([
+    expect(problemsOf("metrics:\n  prometheus:\n    enabled: true\n    endpont: 0.0.0.0:9464\n")).toEqual([
       {
         path: "metrics.prometheus.endpont",
         message: "metrics.prometheus has unknown key: endpont",
@@ -26,17 +29,15 @@ describe("config", () => {
   });
 
   it("rejects values out of bounds with the value's line", () => {
-    const result = parseConfigText("ingest:\n  max_in_flight_events: 5\n");
-    expect(result.ok).toBe(false);
-    if (result.ok) return;
-    expect(result.problems[0]).toMatchObject({ path: "ingest.max_in_flight_events", line: 2, column: 25 });
+    expect(problemsOf("ingest:\n  max_in_flight_events: 5\n")[0]).toMatchObject({
+      path: "ingest.max_in_flight_events",
+      line: 2,
+      column: 25,
+    });
   });
 
   it("rejects port 0 for the Prometheus endpoint (the exporter would bind its default 9464)", () => {
-    const result = parseConfigText("metrics:\n  prometheus:\n    endpoint: 127.0.0.1:0\n");
-    expect(result.ok).toBe(false);
-    if (result.ok) return;
-    expect(result.problems[0]).toMatchObject({
+    expect(problemsOf("metrics:\n  prometheus:\n    endpoint: 127.0.0.1:0\n")[0]).toMatchObject({
       path: "metrics.prometheus.endpoint",
       message: expect.stringContaining("port 0 is not supported"),
       line: 3,
@@ -44,10 +45,7 @@ describe("config", () => {
   });
 
   it("reports YAML syntax errors with their line", () => {
-    const result = parseConfigText("ingest:\n  max_in_flight_events: [1\n");
-    expect(result.ok).toBe(false);
-    if (result.ok) return;
-    expect(result.problems[0]!.line).toBeGreaterThanOrEqual(2);
+    expect(problemsOf("ingest:\n  max_in_flight_events: [1\n")[0]?.line).toBeGreaterThanOrEqual(2);
   });
 
   it("rejects duplicate keys", () => {
@@ -55,8 +53,7 @@ describe("config", () => {
   });
 
   it("rejects what only the start would find: a Redis outbox without Redis state, an open API beyond loopback", () => {
-    const outbox = parseConfigText("state:\n  backend: memory\noutbox:\n  type: redis\n");
-    expect(outbox.ok ? [] : outbox.problems).toEqual([
+    expect(problemsOf("state:\n  backend: memory\noutbox:\n  type: redis\n")).toEqual([
       {
         path: "outbox.type",
         message: "redis needs state.backend: redis (the outbox uses the state's Redis connection)",
@@ -64,8 +61,7 @@ describe("config", () => {
         column: 9,
       },
     ]);
-    const api = parseConfigText("api:\n  endpoint: 0.0.0.0:8080\n");
-    expect(api.ok ? [] : api.problems).toEqual([
+    expect(problemsOf("api:\n  endpoint: 0.0.0.0:8080\n")).toEqual([
       {
         path: "api.token",
         message: "required when api.endpoint (0.0.0.0:8080) is not a loopback address",
@@ -73,11 +69,9 @@ describe("config", () => {
         column: 3,
       },
     ]);
-    expect(parseConfigText("api:\n  endpoint: 0.0.0.0:8080\n  token: { env: SECMON_API_TOKEN }\n").ok).toBe(
-      true,
-    );
-    expect(parseConfigText("api:\n  enabled: false\n  endpoint: 0.0.0.0:8080\n").ok).toBe(true);
-    expect(parseConfigText("api:\n  endpoint: '[::1]:8080'\n").ok).toBe(true);
+    expect(problemsOf("api:\n  endpoint: 0.0.0.0:8080\n  token: { env: SECMON_API_TOKEN }\n")).toEqual([]);
+    expect(problemsOf("api:\n  enabled: false\n  endpoint: 0.0.0.0:8080\n")).toEqual([]);
+    expect(problemsOf("api:\n  endpoint: '[::1]:8080'\n")).toEqual([]);
   });
 
   it("accepts a config built in code", () => {
