@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { eventually } from "../sinks/helpers.ts";
 import { RedisServer } from "./server.ts";
 
@@ -41,6 +41,23 @@ describe("readiness while Redis does not answer", () => {
     } finally {
       server.resume();
       await conn.close();
+    }
+  });
+
+  it("runs the heartbeat only while the connection is open: none after close, none after a failed connect", async () => {
+    // the heartbeat is the connection's only interval timer
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    try {
+      const conn = server.connection();
+      await conn.open();
+      expect(vi.getTimerCount()).toBe(1);
+      await conn.close();
+      expect(vi.getTimerCount()).toBe(0);
+      const nowhere = server.connection({ url: "redis://127.0.0.1:1", connect_timeout_seconds: 1 });
+      await expect(nowhere.open()).rejects.toMatchObject({ code: "STORE_UNAVAILABLE" });
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
     }
   });
 });
