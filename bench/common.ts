@@ -4,16 +4,20 @@ import { spawn } from "node:child_process";
 /** How every benchmark runs a script of the repository: TypeScript sources, no warnings. */
 export const NODE_ARGS: readonly string[] = ["--no-warnings", "--conditions=@secmon/source"];
 
-/** Runs a node script to its end and returns the last JSON line it printed. */
+/**
+ * Runs a node script to its end and returns the last JSON line it printed; with `lock`, under
+ * `flock lock` (it waits for the lock first).
+ */
 export function runNodeJson(
   script: string,
   args: readonly string[],
   nodeArgs: readonly string[] = [],
+  lock?: string,
 ): Promise<Record<string, unknown>> {
+  const node = [process.execPath, ...NODE_ARGS, ...nodeArgs, script, ...args];
+  const argv = lock === undefined ? node : ["flock", lock, ...node];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...NODE_ARGS, ...nodeArgs, script, ...args], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.on("error", reject);

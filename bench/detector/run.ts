@@ -23,7 +23,7 @@
  * rounds) and adds a comparison table. `--step NAME` runs one step and prints its JSON (what the
  * orchestrator does under flock).
  */
-import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import {
   cpSync,
   existsSync,
@@ -278,27 +278,22 @@ const hasFlock = (() => {
 const load: number[] = [];
 const loadRange = () => `${Math.min(...load).toFixed(2)}–${Math.max(...load).toFixed(2)}`;
 
-/** Runs one step in its own process under the benchmark lock; notes the load average first. */
+/** Runs one step in its own process under the benchmark lock; notes the load average after it. */
 async function locked(
   name: string,
   extra: string[] = [],
   script = fileURLToPath(import.meta.url),
 ): Promise<Record<string, unknown>> {
-  const args = [...NODE_ARGS, script, "--step", name, ...passthrough(), ...extra];
-  const cmd = hasFlock ? "flock" : process.execPath;
-  const argv = hasFlock ? [LOCK, process.execPath, ...args] : args;
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("spawn", () => {});
-    child.on("exit", (code) => {
-      const line = out.trim().split("\n").pop() ?? "";
-      load.push(loadavg()[0]!);
-      if (code !== 0) reject(new Error(`step ${name} exited ${code}: ${out.slice(-500)}`));
-      else resolve(JSON.parse(line) as Record<string, unknown>);
-    });
-  });
+  try {
+    return await runNodeJson(
+      script,
+      ["--step", name, ...passthrough(), ...extra],
+      [],
+      hasFlock ? LOCK : undefined,
+    );
+  } finally {
+    load.push(loadavg()[0]!);
+  }
 }
 
 function passthrough(): string[] {
