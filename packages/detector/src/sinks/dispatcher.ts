@@ -229,14 +229,14 @@ export class SinkDispatcher {
     const now = this.#clock();
     const deliveries: NewDelivery[] = [];
     for (const change of changes) {
+      // an update waits in the outbox for its alert's creation, up to CREATION_WAIT_MS after it
+      const createdAt = change.type === "alert.updated" ? Date.parse(change.alert.created_at) : NaN;
+      const creationWaitUntil = Number.isFinite(createdAt) ? createdAt + CREATION_WAIT_MS : undefined;
       for (const lane of this.#lanes.values()) {
         try {
           if (!passes(lane.route.filter, change)) continue;
-          const createdAt = Date.parse(change.alert.created_at);
           const waitsForCreation =
-            change.type === "alert.updated" &&
-            lane.route.filter.events.includes("alert.created") &&
-            Number.isFinite(createdAt);
+            creationWaitUntil !== undefined && lane.route.filter.events.includes("alert.created");
           deliveries.push({
             id: deliveryId(lane.name, change),
             sink: lane.name,
@@ -244,7 +244,7 @@ export class SinkDispatcher {
             alert: change.alert,
             enqueuedAt: now,
             dueAt: now,
-            ...(waitsForCreation ? { creationWaitUntil: createdAt + CREATION_WAIT_MS } : {}),
+            ...(waitsForCreation ? { creationWaitUntil } : {}),
           });
         } catch (err) {
           this.#o.onError?.(err);
