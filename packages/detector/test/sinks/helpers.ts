@@ -1,7 +1,12 @@
 import { alertFromFiring, applyPatch } from "../../src/alerts/build.ts";
 import type { AlertPatch } from "../../src/alerts/store.ts";
 import type { Alert, AlertChange } from "../../src/alerts/types.ts";
+import { createSinkDispatcher } from "../../src/sinks/build.ts";
+import { webhookSinkSchema, type SinksConfig } from "../../src/sinks/config.ts";
+import type { Sleep, SinkDispatcher } from "../../src/sinks/dispatcher.ts";
 import { firing, manualClock } from "../alerts/fixtures.ts";
+import { testMetrics } from "../alerts/metrics.ts";
+import { startReceiver, type Responder } from "./receiver.ts";
 
 let seq = 0;
 
@@ -39,6 +44,52 @@ export function fakeTime() {
       clock.advance(ms);
     },
   };
+}
+
+/** The signing secret of `webhook`'s sink, and the environment that holds it. */
+export const WEBHOOK_SECRET = "s3cret-for-tests";
+export const webhookEnv = { HOOK_SECRET: WEBHOOK_SECRET };
+
+/** One webhook sink, "hook", posting to `url`, its secret from HOOK_SECRET; `extra` adds to its config. */
+export function webhook(url: string, extra: Record<string, unknown> = {}): SinksConfig {
+  return [
+    webhookSinkSchema.parse({ type: "webhook", name: "hook", url, secret: { env: "HOOK_SECRET" }, ...extra }),
+  ];
+}
+
+/**
+ * A started dispatcher with `webhook`'s sink posting to a fresh test receiver (answering with
+ * `respond`), on fake time (its sleep unless `sleep` is given; jitter `random`, default 1) and
+ * test metrics. Closing both is pushed onto `cleanups`.
+ */
+export async function startWebhookDispatcher(
+  cleanups: (() => Promise<void>)[],
+  respond?: Responder,
+  extra: Record<string, unknown> = {},
+  opts: { random?: () => number; sleep?: Sleep } = {},
+): Promise<{
+  dispatcher: SinkDispatcher;
+  receiver: Awaited<ReturnType<typeof startReceiver>>;
+  time: ReturnType<typeof fakeTime>;
+  points: ReturnType<typeof testMetrics>["points"];
+}> {
+  const receiver = await startReceiver(respond);
+  const time = fakeTime();
+  const { metrics, points } = testMetrics();
+  const dispatcher = createSinkDispatcher(webhook(receiver.url, extra), {
+    env: webhookEnv,
+    clock: time.clock,
+    sleep: opts.sleep ?? time.sleep,
+    random: opts.random ?? (() => 1),
+    metrics,
+    drainMs: 1000,
+  });
+  await dispatcher.start();
+  cleanups.push(
+    () => receiver.close(),
+    () => dispatcher.stop(),
+  );
+  return { dispatcher, receiver, time, points };
 }
 
 /**

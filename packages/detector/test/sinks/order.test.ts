@@ -1,11 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { AlertChange } from "../../src/alerts/types.ts";
-import { createSinkDispatcher } from "../../src/sinks/build.ts";
-import { webhookSinkSchema } from "../../src/sinks/config.ts";
-import { CREATION_WAIT_MS, deliveryId, type SinkDispatcher } from "../../src/sinks/dispatcher.ts";
-import { testMetrics } from "../alerts/metrics.ts";
-import { change, fakeTime } from "./helpers.ts";
-import { startReceiver } from "./receiver.ts";
+import { CREATION_WAIT_MS, deliveryId, type Sleep } from "../../src/sinks/dispatcher.ts";
+import { change, startWebhookDispatcher, waitFor } from "./helpers.ts";
 
 /**
  * Changes of one alert handed to the dispatcher in another order than they happened (as two
@@ -16,33 +12,13 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(events?: string[]): Promise<{
-  dispatcher: SinkDispatcher;
-  received: () => { id: unknown; type: string; count: number }[];
-  time: ReturnType<typeof fakeTime>;
-  outcomes: () => Promise<unknown[][]>;
-}> {
-  const receiver = await startReceiver();
-  const time = fakeTime();
-  const { metrics, points } = testMetrics();
-  const sink = webhookSinkSchema.parse({
-    type: "webhook",
-    name: "hook",
-    url: receiver.url,
-    secret: { env: "HOOK_SECRET" },
-    ...(events ? { events } : {}),
-  });
-  const dispatcher = createSinkDispatcher([sink], {
-    env: { HOOK_SECRET: "s" },
-    clock: time.clock,
-    sleep: time.sleep,
-    metrics,
-    drainMs: 1000,
-  });
-  await dispatcher.start();
-  cleanups.push(
-    () => receiver.close(),
-    () => dispatcher.stop(),
+/** The webhook dispatcher, what its receiver got (delivery id, type, alert count) and its delivery outcomes. */
+async function setup(events?: string[], sleep?: Sleep) {
+  const { dispatcher, receiver, time, points } = await startWebhookDispatcher(
+    cleanups,
+    undefined,
+    events ? { events } : {},
+    { ...(sleep ? { sleep } : {}) },
   );
   return {
     dispatcher,
@@ -65,15 +41,23 @@ function later(c: AlertChange, ms: number, count: number): AlertChange {
 
 describe("sink dispatcher: one alert's changes handed over out of order", () => {
   it("an update stored before its alert's creation waits for it; the creation goes first, with the newest state", async () => {
-    const { dispatcher, received, time, outcomes } = await setup();
-    const start = time.clock();
-    const created = change({ receivedAt: start });
+    // the lane's sleeps end only when a write wakes it: the wait for the creation is never over
+    const sleeps: number[] = [];
+    const endless: Sleep = (ms, signal) =>
+      new Promise((_, reject) => {
+        sleeps.push(ms);
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+    const { dispatcher, received, time, outcomes } = await setup(undefined, endless);
+    const created = change({ receivedAt: time.clock() });
     const update = later(created, 5, 2);
     await dispatcher.dispatch([update]);
+    // the update waits for its creation: not sent, the lane asleep until the wait is over
+    await waitFor(() => sleeps.includes(CREATION_WAIT_MS));
+    expect(received()).toEqual([]);
     await dispatcher.dispatch([created]);
     await dispatcher.whenIdle();
     expect(received()).toEqual([{ id: deliveryId("hook", created), type: "alert.created", count: 2 }]);
-    expect(time.clock() - start).toBeLessThan(CREATION_WAIT_MS);
     expect(await outcomes()).toEqual(
       expect.arrayContaining([
         ["coalesced", 1],

@@ -1,55 +1,29 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { AlertChange } from "../../src/alerts/types.ts";
 import { createSinkDispatcher } from "../../src/sinks/build.ts";
-import { webhookSinkSchema, type SinksConfig } from "../../src/sinks/config.ts";
-import { deliveryId, type SinkDispatcher } from "../../src/sinks/dispatcher.ts";
+import { deliveryId } from "../../src/sinks/dispatcher.ts";
 import { verifySignature } from "../../src/sinks/signature.ts";
-import { testMetrics } from "../alerts/metrics.ts";
-import { change, fakeTime, waitFor } from "./helpers.ts";
-import { startReceiver } from "./receiver.ts";
-
-const SECRET = "s3cret-for-tests";
-const env = { HOOK_SECRET: SECRET };
-
-function webhook(url: string, extra: Record<string, unknown> = {}): SinksConfig {
-  return [
-    webhookSinkSchema.parse({ type: "webhook", name: "hook", url, secret: { env: "HOOK_SECRET" }, ...extra }),
-  ];
-}
+import {
+  change,
+  fakeTime,
+  startWebhookDispatcher,
+  waitFor,
+  webhook,
+  webhookEnv as env,
+  WEBHOOK_SECRET as SECRET,
+} from "./helpers.ts";
+import { startReceiver, type Responder } from "./receiver.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(
-  respond: Parameters<typeof startReceiver>[0],
-  extra: Record<string, unknown> = {},
-  opts: { random?: () => number } = {},
-): Promise<{
-  dispatcher: SinkDispatcher;
-  receiver: Awaited<ReturnType<typeof startReceiver>>;
-  time: ReturnType<typeof fakeTime>;
-  points: ReturnType<typeof testMetrics>["points"];
-}> {
-  const receiver = await startReceiver(respond);
-  const time = fakeTime();
-  const { metrics, points } = testMetrics();
-  const dispatcher = createSinkDispatcher(webhook(receiver.url, extra), {
-    env,
-    clock: time.clock,
-    sleep: time.sleep,
-    random: opts.random ?? (() => 1),
-    metrics,
-    drainMs: 1000,
-  });
-  await dispatcher.start();
-  cleanups.push(
-    () => receiver.close(),
-    () => dispatcher.stop(),
-  );
-  return { dispatcher, receiver, time, points };
-}
+const setup = (
+  respond: Responder | undefined,
+  extra?: Record<string, unknown>,
+  opts?: { random?: () => number },
+) => startWebhookDispatcher(cleanups, respond, extra, opts);
 
 describe("webhook sink", () => {
   it("POSTs {type, alert} with a delivery id and a signature receivers can verify", async () => {
