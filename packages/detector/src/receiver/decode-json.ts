@@ -188,16 +188,13 @@ function bodyText(value: unknown): string | undefined {
   return plain === undefined ? undefined : JSON.stringify(plain);
 }
 
-/** Deepest nesting of arrays / kvlists rendered for a non-string body (as in the protobuf decoder). */
-const MAX_BODY_DEPTH = 32;
-
 function isObject(value: unknown): value is Json {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** An AnyValue as a plain JSON value (kvlists become objects), for non-string bodies. */
 function anyValueToPlain(value: unknown, depth: number): unknown {
-  if (depth > MAX_BODY_DEPTH) throw malformed(`body nested deeper than ${MAX_BODY_DEPTH} levels`);
+  if (depth > LIMITS.maxBodyDepth) throw malformed(`body nested deeper than ${LIMITS.maxBodyDepth} levels`);
   if (value === undefined || value === null) return undefined;
   const obj = asObject(value, "value");
   if ("kvlistValue" in obj) {

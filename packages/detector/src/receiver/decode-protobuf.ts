@@ -60,9 +60,6 @@ const T_KVLIST = (6 << 3) | 2;
 const T_BYTES = (7 << 3) | 2;
 const T_VALUES = (1 << 3) | 2;
 
-/** Deepest nesting of arrays / kvlists rendered for a non-string body. */
-const MAX_BODY_DEPTH = 32;
-
 /**
  * Decodes an OTLP/protobuf request. Throws SecmonError OTLP_MALFORMED when the bytes are not a
  * valid ExportLogsServiceRequest; bad records are rejected or ignored, not thrown.
@@ -488,7 +485,7 @@ function readScalarValue(r: Reader, end: number): Scalar | undefined {
 
 /** Any AnyValue as a plain JSON value (kvlists become objects), for non-string bodies. */
 function readPlain(r: Reader, end: number, depth: number): unknown {
-  if (depth > MAX_BODY_DEPTH) throw malformed(`body nested deeper than ${MAX_BODY_DEPTH} levels`);
+  if (depth > LIMITS.maxBodyDepth) throw malformed(`body nested deeper than ${LIMITS.maxBodyDepth} levels`);
   let value: unknown = null;
   while (r.pos < end) {
     const tag = r.uint32();

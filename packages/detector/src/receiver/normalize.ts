@@ -16,6 +16,8 @@ export const LIMITS = {
   maxEventNameLength: 256,
   /** Event times at or after 2200-01-01T00:00:00Z are invalid. */
   maxTimeMs: Date.UTC(2200, 0, 1),
+  /** Deepest nesting of arrays / kvlists rendered for a non-string body; deeper is malformed. */
+  maxBodyDepth: 32,
 } as const;
 
 /** Service name used when the resource carries no `service.name` (as the OTel SDKs do). */
