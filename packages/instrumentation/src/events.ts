@@ -65,7 +65,7 @@ const HTTP_METHODS: ReadonlySet<string> = new Set([
 type Severity = (typeof SEVERITY)[keyof typeof SEVERITY];
 
 /** Maps enum value -> itself for the allowed values; unknown values fall back. */
-function enumOf<T extends string>(values: Record<string, T>, fallback: T): (value: unknown) => T {
+function enumOf<T extends string, F>(values: Record<string, T>, fallback: F): (value: unknown) => T | F {
   const allowed = new Set<string>(Object.values(values));
   return (value) => (typeof value === "string" && allowed.has(value) ? (value as T) : fallback);
 }
@@ -87,8 +87,8 @@ const decisionOf = (value: unknown) =>
  * `data.operation` and `auth.reset_stage` have no `other` in the spec: an unknown value is left out
  * (never sent as the caller's string, never as a value the spec does not list).
  */
-const dataOperations: ReadonlySet<string> = new Set(Object.values(DATA_OPERATION));
-const resetStages: ReadonlySet<string> = new Set(Object.values(AUTH_RESET_STAGE));
+const dataOperation = enumOf(DATA_OPERATION, undefined);
+const resetStage = enumOf(AUTH_RESET_STAGE, undefined);
 
 /** `invalid_credentials` -> `invalid credentials`, for bodies. */
 const words = (value: string) => value.replaceAll("_", " ");
@@ -347,7 +347,7 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
   const passwordReset = guarded<PasswordResetInput>("passwordReset", (input) => {
     const attributes = baseAttributes(input);
     const outcome = input.outcome === undefined ? AUTH_OUTCOME.SUCCESS : outcomeOf(input.outcome);
-    const stage = resetStages.has(input.stage) ? input.stage : undefined;
+    const stage = resetStage(input.stage);
     if (stage !== undefined) attributes[ATTR.AUTH_RESET_STAGE] = stage;
     attributes[ATTR.AUTH_OUTCOME] = outcome;
     const ok = outcome === AUTH_OUTCOME.SUCCESS;
@@ -421,7 +421,7 @@ export function createSecurityEvents(options: SecurityEventsOptions = {}): Secur
     const attributes = baseAttributes(input);
     const resource = cleanText(input.resource, MAX_SHORT_TEXT);
     if (resource !== undefined) attributes[ATTR.DATA_RESOURCE] = resource;
-    const operation = dataOperations.has(input.operation) ? input.operation : undefined;
+    const operation = dataOperation(input.operation);
     if (operation !== undefined) attributes[ATTR.DATA_OPERATION] = operation;
     const records = nonNegativeInt(input.recordCount);
     if (records !== undefined) attributes[ATTR.DATA_RECORD_COUNT] = records;
