@@ -252,8 +252,9 @@ const KEY_PAIR_VALUE = 64;
 const KEY_PAIR_ANY = KEY_PAIR_NAME | KEY_PAIR_WEAK_NAME | KEY_PAIR_VALUE;
 
 const keyCache = new Map<string, number>();
-const KEY_SCAN_LENGTH = SCRUB_LIMITS.maxKeyLength + 256;
 const KEY_CACHE_LIMIT = 2048;
+/** Characters of a key whose words are read (and the longest key remembered). */
+const KEY_NAME_LENGTH = 256;
 
 const SPLIT_CAMEL = /([a-z0-9])([A-Z])/g;
 const SPLIT_ACRONYM = /([A-Z]+)([A-Z][a-z])/g;
@@ -309,12 +310,11 @@ function nameKind(name: string): number {
 function keyKind(key: string): number {
   const cached = keyCache.get(key);
   if (cached !== undefined) return cached;
-  // only what can be sent is checked (cut keys keep their first maxKeyLength characters), with the
-  // margin cleanText uses: this bounds the work on huge keys
-  const scanned = key.length > KEY_SCAN_LENGTH ? key.slice(0, KEY_SCAN_LENGTH) : key;
-  if (looksLikeSecret(scanned)) return KEY_SECRET; // not remembered: secrets stay out of the memo
-  const kind = key.length > 256 ? nameKind(key.slice(0, 256)) : nameKind(key);
-  if (key.length <= 256) {
+  // only what can be sent is checked (cut keys keep their first maxKeyLength characters), as
+  // cleanText does: this bounds the work on huge keys. Not remembered: secrets stay out of the memo
+  if (looksLikeSecret(scanWindow(key, SCRUB_LIMITS.maxKeyLength))) return KEY_SECRET;
+  const kind = nameKind(key.length > KEY_NAME_LENGTH ? key.slice(0, KEY_NAME_LENGTH) : key);
+  if (key.length <= KEY_NAME_LENGTH) {
     if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.clear();
     keyCache.set(key, kind);
   }
@@ -545,6 +545,14 @@ export function looksLikeSecret(value: string): boolean {
   return secretByClasses(value, classes);
 }
 
+/** Characters past a cut that the secret test still reads: a secret straddling the cut is caught. */
+const SCAN_MARGIN = 256;
+
+/** What the secret test reads of a value cut to `maxLength`: up to the cut and {@link SCAN_MARGIN} more. */
+function scanWindow(value: string, maxLength: number): string {
+  return value.length > maxLength + SCAN_MARGIN ? value.slice(0, maxLength + SCAN_MARGIN) : value;
+}
+
 /**
  * A caller's free-form string, made safe to send: empty or non-strings give undefined, a value
  * that looks like a secret gives undefined, long values are cut to `maxLength` (the scan looks a
@@ -552,8 +560,7 @@ export function looksLikeSecret(value: string): boolean {
  */
 export function cleanText(value: unknown, maxLength: number): string | undefined {
   if (typeof value !== "string" || value === "") return undefined;
-  const scanned = value.length > maxLength + 256 ? value.slice(0, maxLength + 256) : value;
-  if (looksLikeSecret(scanned)) return undefined;
+  if (looksLikeSecret(scanWindow(value, maxLength))) return undefined;
   return value.length > maxLength ? value.slice(0, maxLength) : value;
 }
 
@@ -588,7 +595,7 @@ export class CleanTextCache {
   }
 }
 
-export const REDACTED_SEGMENT = "[redacted]";
+const REDACTED_SEGMENT = "[redacted]";
 
 /**
  * A URL path made safe to send: query string and fragment removed, segments that look like
