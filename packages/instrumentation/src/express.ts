@@ -236,7 +236,7 @@ function rootOf(app: AppLike): AppLike {
  * the top of `req.app`'s mount chain). Undefined when no route matched or when the template
  * cannot be known: never built from the raw path.
  */
-export function expressRouteTemplate(req: Request, topApp?: unknown): string | undefined {
+function expressRouteTemplate(req: Request, topApp?: unknown): string | undefined {
   const route = (req as { route?: unknown }).route;
   if (typeof route !== "object" || route === null) return undefined;
   const app = (req as { app?: AppLike }).app;
