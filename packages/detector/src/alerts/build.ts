@@ -113,14 +113,14 @@ export function mergeFiring(alert: Alert, firing: Firing, now: number): Alert {
  * after another sees it). Commit order does not matter: absorbing two firings in either order
  * gives the same value.
  */
-export function isNewerFiring(alert: Alert, firing: Firing): boolean {
+function isNewerFiring(alert: Alert, firing: Firing): boolean {
   const shown = Date.parse(alert.last_seen);
   if (firing.lastSeen !== shown) return firing.lastSeen > shown;
   return (firing.value ?? -Infinity) >= (alert.value ?? -Infinity);
 }
 
 /** How many batch ids an alert remembers, with what their firing did to it, to answer retries. */
-export const MAX_REMEMBERED_BATCHES = 16;
+const MAX_REMEMBERED_BATCHES = 16;
 
 const OUTCOME_CODES: Readonly<Record<RecordOutcome, string>> = {
   created: "c",
