@@ -333,9 +333,12 @@ export function isSecretKey(key: string): boolean {
   return (keyKind(key) & (KEY_SECRET | KEY_MEASURE)) !== 0;
 }
 
-/** Strings that may name a credential: a cheap filter before {@link nameKind}. */
+/**
+ * Strings that may name a credential: a cheap filter before {@link nameKind}, so it must let through
+ * every word and fragment of {@link SECRET_KEY_WORDS} and {@link SECRET_KEY_FRAGMENTS}, and `code`.
+ */
 const MAY_NAME_SECRET =
-  /pass|pw|pin|secret|token|auth|cookie|otp|key|jwt|bearer|credential|cv[vc]|sid|sess|csrf|code/i;
+  /pass|pw|pin|secret|token|auth|cookie|otp|key|jwt|bearer|credential|cv[vc]|sid|sess|[cx]srf|saml|code/i;
 
 /**
  * True when a string that stands as a name in a pair (an array element before its value, the

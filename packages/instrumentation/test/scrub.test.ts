@@ -16,79 +16,86 @@ const flat = (metadata: unknown) => {
   return out;
 };
 
+/** Keys that name a credential; as the name in a pair they name one too (see flattenMetadata). */
+const CREDENTIAL_NAMES = [
+  "password",
+  "Password",
+  "user_password",
+  "newPassword",
+  "passwd",
+  "pwd",
+  "passphrase",
+  "passcode",
+  "PIN",
+  "secret",
+  "client_secret",
+  "clientSecret",
+  "token",
+  "accessToken",
+  "refresh-token",
+  "X-CSRF-TOKEN",
+  "authorization",
+  "Authorization",
+  "proxy-authorization",
+  "cookie",
+  "Set-Cookie",
+  "apiKey",
+  "api_key",
+  "API_KEY",
+  "x-api-key",
+  "ApiKey",
+  "otp",
+  "OTP",
+  "totp",
+  "one_time_code",
+  "oneTimeCode",
+  "one-time-password",
+  "privateKey",
+  "AWS_ACCESS_KEY_ID",
+  "sessionId",
+  "session_id",
+  "credentials",
+  "jwt",
+  "cvv",
+  "pw",
+  "newPw",
+  "PWD",
+  "passwords",
+  "session",
+  "_csrf",
+  "_xsrf",
+  "signingKey",
+  "SAMLResponse",
+  "Ocp-Apim-Subscription-Key",
+  "licenseKey",
+  // one-time codes: a `code` next to an authentication word
+  "mfaCode",
+  "mfa_code",
+  "verificationCode",
+  "otpCode",
+  "otp-code",
+  "smsCode",
+  "resetCode",
+  "recovery_codes",
+  "backupCodes",
+  "mfacode",
+  "codeVerifier",
+  // credential words with measure words: secret, but keep number values (see flattenMetadata)
+  "token_count",
+  "max_tokens",
+];
+
+/** Keys shaped like secrets. */
+const SECRET_SHAPED_KEYS = [
+  "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+  "Bearer abcdefghijkl",
+  "q8Zr3LmN0pXv7Tk2WcYb5HdJ9sFgA1eRuIoK4nMx",
+  "https://tok3n@example.com",
+  "theme=dark; session=abc",
+];
+
 describe("isSecretKey", () => {
-  it.each([
-    "password",
-    "Password",
-    "user_password",
-    "newPassword",
-    "passwd",
-    "pwd",
-    "passphrase",
-    "passcode",
-    "PIN",
-    "secret",
-    "client_secret",
-    "clientSecret",
-    "token",
-    "accessToken",
-    "refresh-token",
-    "X-CSRF-TOKEN",
-    "authorization",
-    "Authorization",
-    "proxy-authorization",
-    "cookie",
-    "Set-Cookie",
-    "apiKey",
-    "api_key",
-    "API_KEY",
-    "x-api-key",
-    "ApiKey",
-    "otp",
-    "OTP",
-    "totp",
-    "one_time_code",
-    "oneTimeCode",
-    "one-time-password",
-    "privateKey",
-    "AWS_ACCESS_KEY_ID",
-    "sessionId",
-    "session_id",
-    "credentials",
-    "jwt",
-    "cvv",
-    "pw",
-    "newPw",
-    "PWD",
-    "passwords",
-    "session",
-    "_csrf",
-    "signingKey",
-    "SAMLResponse",
-    "Ocp-Apim-Subscription-Key",
-    "licenseKey",
-    // one-time codes: a `code` next to an authentication word
-    "mfaCode",
-    "mfa_code",
-    "verificationCode",
-    "otpCode",
-    "otp-code",
-    "smsCode",
-    "resetCode",
-    "recovery_codes",
-    "backupCodes",
-    "mfacode",
-    "codeVerifier",
-    // credential words with measure words: secret, but keep number values (see flattenMetadata)
-    "token_count",
-    "max_tokens",
-    // keys shaped like secrets
-    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
-    "Bearer abcdefghijkl",
-    "q8Zr3LmN0pXv7Tk2WcYb5HdJ9sFgA1eRuIoK4nMx",
-    "https://tok3n@example.com",
-    "theme=dark; session=abc",
-  ])("drops %s", (key) => {
+  it.each([...CREDENTIAL_NAMES, ...SECRET_SHAPED_KEYS])("drops %s", (key) => {
     expect(isSecretKey(key)).toBe(true);
   });
 
@@ -421,6 +428,14 @@ describe("flattenMetadata", () => {
       "entries.2": ["host", "h"],
       "mixed.2": "ok",
     });
+  });
+
+  it("drops the pair of every name isSecretKey drops, in arrays and name/value objects", () => {
+    for (const name of CREDENTIAL_NAMES) {
+      expect(flat({ pairs: [name, "v-1", "Accept", "json"], field: { name, value: "v-2" } }), name).toEqual({
+        pairs: ["Accept", "json"],
+      });
+    }
   });
 
   it("keeps array strings with spaces: they are text, not names", () => {
