@@ -29,11 +29,10 @@ Options:
 
 Exit code: 0 when every attack ran and every OTLP export was delivered, 1 otherwise, 2 usage.`;
 
-export async function simulateCli(argv: readonly string[], io: SimulateCliOptions = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
+/** The flags; throws on an unknown flag or a missing value. */
+function parseFlags(argv: readonly string[]) {
   const attackOptions = Object.fromEntries(ATTACKS.map((a) => [a.id, { type: "boolean" as const }]));
-  const { values } = parseArgs({
+  return parseArgs({
     args: [...argv],
     strict: true,
     options: {
@@ -45,7 +44,22 @@ export async function simulateCli(argv: readonly string[], io: SimulateCliOption
       "target-url": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
-  });
+  }).values;
+}
+
+export async function simulateCli(argv: readonly string[], io: SimulateCliOptions = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const usage = (problem: string) => {
+    stderr.write(`secmon-simulate: ${problem}\n\n${USAGE}\n`);
+    return 2;
+  };
+  let values: ReturnType<typeof parseFlags>;
+  try {
+    values = parseFlags(argv);
+  } catch (err) {
+    return usage((err as Error).message);
+  }
   const flags = values as Record<string, unknown>;
   const chosen = values.all
     ? ATTACKS.map((a) => a.id)
@@ -58,10 +72,6 @@ export async function simulateCli(argv: readonly string[], io: SimulateCliOption
     stdout.write(USAGE + "\n");
     return 0;
   }
-  const usage = (problem: string) => {
-    stderr.write(`secmon-simulate: ${problem}\n\n${USAGE}\n`);
-    return 2;
-  };
   if ((otlp === undefined) === (target === undefined)) return usage("give --otlp-endpoint or --target-url");
   if (!Number.isInteger(baselineRounds) || baselineRounds < 0) return usage("--baseline takes a number");
   if (chosen.length === 0 && baselineRounds === 0) return usage("choose attacks (or --all) or --baseline N");

@@ -126,6 +126,15 @@ describe("secmon-simulate with several --otlp-endpoint", () => {
 });
 
 describe("secmon-simulate usage", () => {
+  it("answers an unknown flag or a flag without its value with usage and exit code 2", async () => {
+    for (const args of [["--brute"], ["--otlp-endpoint"]]) {
+      const r = await run(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.err).toMatch(/^secmon-simulate: .*'--(brute|otlp-endpoint)/);
+      expect(r.err).toContain("Usage:");
+    }
+  });
+
   it("rejects an --otlp-header without KEY=VALUE", async () => {
     const r = await run([
       "--otlp-endpoint",
