@@ -87,7 +87,7 @@ class Call {
    * (a key without that start is kept whole behind a NUL, which no group text starts with).
    */
   place(op: StateOp): [number, number] {
-    const kind = op.type === "distinct_add" || op.type === "distinct_read" ? 1 : 0;
+    const kind = opKind(op) === "d" ? 1 : 0;
     let rule = this.#last;
     if (rule === undefined || rule.op.rule !== op.rule || !sameState(rule, kind, op)) {
       let list = this.#byRule.get(op.rule);
@@ -248,7 +248,7 @@ export class RedisWindowStore implements WindowStore {
     const client = this.#conn.client;
     let last: StateOp | undefined;
     for (const op of ops) {
-      const kind: StateKind = op.type === "distinct_add" || op.type === "distinct_read" ? "d" : "w";
+      const kind = opKind(op);
       // a rule's ops come together: its entry is looked up once
       if (last && last.rule === op.rule && last.ttlMs === op.ttlMs && opKind(last) === kind) continue;
       last = op;
