@@ -70,6 +70,9 @@ export function toStoreError(err: unknown, what: string): SecmonError {
   return new SecmonError("STORE_UNAVAILABLE", `${what}: ${message}`, { cause: err });
 }
 
+/** How often a connected detector PINGs Redis to find out that it stopped answering. */
+const HEARTBEAT_MS = 1000;
+
 /**
  * One connection to the shared Redis state (standalone, sentinel or cluster), opened by the
  * stores that use it: `open()` connects on first use, `close()` quits when the last user is done.
@@ -78,9 +81,6 @@ export function toStoreError(err: unknown, what: string): SecmonError {
  * `command_timeout_seconds`, so that a batch is refused with a retryable status and the sender
  * holds the data; the client reconnects by itself in the background.
  */
-/** How often a connected detector PINGs Redis to find out that it stopped answering. */
-const HEARTBEAT_MS = 1000;
-
 export class RedisConnection {
   readonly config: RedisStateConfig;
   readonly prefix: string;
