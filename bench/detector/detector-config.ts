@@ -31,7 +31,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function benchConfig(
+function benchConfig(
   options: Pick<BenchDetectorOptions, "rules" | "receivers" | "extra">,
   metricsPort: number,
 ) {

@@ -28,7 +28,7 @@ import {
 } from "../../../packages/semconv/src/index.ts";
 
 /** Minimal protobuf writer: enough wire format for OTLP logs, no dependencies. */
-export class Wire {
+class Wire {
   #buf = Buffer.allocUnsafe(256);
   #pos = 0;
   /** Where the data of the last `bytes` field starts. */
@@ -150,7 +150,7 @@ const SLOT = {
 const ATTACKER_SLOTS = 8;
 const STRIDE = 7919;
 
-export const PATCH_WIDTH: Readonly<Record<PatchKind, number>> = {
+const PATCH_WIDTH: Readonly<Record<PatchKind, number>> = {
   ip: 14,
   hex: 32,
   num: 10,
@@ -200,7 +200,7 @@ function octets(out: Buffer, at: number, first: number, n: number): void {
  * Writes the identity `p` of cycle `cycle` (a stream of `users` users at `addresses` addresses)
  * at `at`: PATCH_WIDTH[p.kind] bytes, written in place of the template's without allocating.
  */
-export function writeIdentity(
+function writeIdentity(
   out: Buffer,
   at: number,
   p: Patch,
@@ -237,7 +237,7 @@ export function writeIdentity(
 const scratch = Buffer.alloc(64);
 
 /** The text writeIdentity writes. */
-export function identityText(p: Patch, cycle: number, users: number, addresses: number): string {
+function identityText(p: Patch, cycle: number, users: number, addresses: number): string {
   writeIdentity(scratch, 0, p, cycle, users, addresses);
   return scratch.toString("latin1", 0, PATCH_WIDTH[p.kind]);
 }
