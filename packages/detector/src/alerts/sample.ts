@@ -40,13 +40,14 @@ export function showableAttributes(attributes: Attributes): Attributes {
   for (const key in attributes) {
     if (!Object.hasOwn(attributes, key)) continue;
     if (!secretKey(key) && !secretValue(attributes[key]!)) continue;
-    out ??= copyWithout(attributes);
+    out ??= ownCopy(attributes);
     delete out[key];
   }
   return out ?? attributes;
 }
 
-function copyWithout(attributes: Attributes): Attributes {
+/** A copy of the own attributes, each defined as a property (a key `__proto__` stays a key). */
+function ownCopy(attributes: Attributes): Attributes {
   const copy: Attributes = {};
   for (const key of Object.keys(attributes)) {
     Object.defineProperty(copy, key, {
