@@ -44,8 +44,8 @@ const PRECEDING = 1;
 class SequenceGroup {
   preceding = new Points();
   triggers = new Points();
-  /** Which of the group's ops are the reads (indexes among its ops, ascending), set by `ops`. */
-  reads: number[] = [];
+  /** Which of the group's ops are the reads (indexes among its ops, ascending), filled by `ops`. */
+  readonly reads: number[] = [];
 }
 
 class SequenceEvaluator implements KindEvaluator<SequenceGroup> {
@@ -77,7 +77,6 @@ class SequenceEvaluator implements KindEvaluator<SequenceGroup> {
     pre.sort();
     trig.sort();
     const first = out.length;
-    group.reads = [];
     // the preceding points that count for a trigger: up to the end of its bucket
     const upTo = (t: number) => bucketStart(t, g.bucketMs) + g.bucketMs;
     let p = 0;
