@@ -9,7 +9,7 @@ import {
 import type { Config } from "../config/schema.ts";
 import { asSecmonError, ERROR_CODES, type SecmonError } from "../errors.ts";
 import { loadRules } from "../rules/compile.ts";
-import { ioProblem, type CliStreams } from "./io.ts";
+import { cannotRead, type CliStreams } from "./io.ts";
 
 type Segment = string | number;
 const showPath = (path: readonly Segment[]) =>
@@ -76,7 +76,7 @@ export function configCheck(file: string, opts: CliStreams = {}): number {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    stderr.write(`${file}: cannot read: ${ioProblem(err)}\n`);
+    stderr.write(cannotRead(file, err));
     return 2;
   }
   const parsed = parseConfigText(text);

@@ -14,3 +14,8 @@ export function ioProblem(err: unknown): string {
   if (code?.startsWith("Z_")) return `gzip data is truncated or corrupt (${message})`;
   return message;
 }
+
+/** The line a CLI command writes for a file it cannot open: `FILE: cannot read: why`. */
+export function cannotRead(file: string, err: unknown): string {
+  return `${file}: cannot read: ${ioProblem(err)}\n`;
+}

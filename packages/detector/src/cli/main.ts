@@ -4,7 +4,7 @@ import { loadConfig } from "../config/load.ts";
 import { SecmonError } from "../errors.ts";
 import { Detector, createLogger } from "../main.ts";
 import { configCheck } from "./config-check.ts";
-import { ioProblem, type CliStreams } from "./io.ts";
+import { cannotRead, type CliStreams } from "./io.ts";
 import { replay } from "./replay.ts";
 import { rulesLint } from "./rules-lint.ts";
 import { rulesTest } from "./rules-test.ts";
@@ -55,7 +55,7 @@ export async function cli(argv: readonly string[], io: CliStreams = {}): Promise
     try {
       readFileSync(values.config);
     } catch (err) {
-      (io.stderr ?? process.stderr).write(`${values.config}: cannot read: ${ioProblem(err)}\n`);
+      (io.stderr ?? process.stderr).write(cannotRead(values.config, err));
       return 2;
     }
   }

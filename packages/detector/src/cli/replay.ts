@@ -13,7 +13,7 @@ import type { RulesConfig } from "../rules/config.ts";
 import { rulesSectionSchema } from "../rules/config.ts";
 import { isEventLine, parseEventLine } from "../rules/event-lines.ts";
 import { MemoryWindowStore } from "../state/memory/store.ts";
-import { ioProblem, type CliStreams } from "./io.ts";
+import { cannotRead, ioProblem, type CliStreams } from "./io.ts";
 
 export interface ReplayOptions extends CliStreams {
   /** Print one alert per line as JSON instead of text. */
@@ -237,7 +237,7 @@ export async function replay(files: readonly string[], opts: ReplayOptions = {})
       isGzip(file);
     } catch (err) {
       unopened++;
-      stderr.write(`${file}: cannot read: ${ioProblem(err)}\n`);
+      stderr.write(cannotRead(file, err));
     }
   }
   if (unopened > 0) return { exitCode: 2, ...empty };
